@@ -1,0 +1,1 @@
+"""HSVAE: sparse sentence encoding with a hierarchical spike-and-slab VAE."""

@@ -1,0 +1,40 @@
+"""Outputs appear whole or not at all: write to a temporary sibling, then rename into place."""
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+
+def _remove(path: Path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to `path` (a file or a folder to create); on success it
+    replaces `path`, on any error it is removed and `path` keeps its previous content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    _remove(tmp)
+    try:
+        yield tmp
+        if path.is_dir() and tmp.is_dir():
+            _remove(path)
+        os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def write_json(path, data):
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_text(path, text: str):
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)

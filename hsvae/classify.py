@@ -1,0 +1,87 @@
+"""The downstream experiment (§4.2): a small classifier on frozen codes, the latent
+variables marginalised by Monte Carlo, p(y|x) ~ (1/K) sum_k p(y|z_k); and the supervised
+baselines (the simple classifier, frozen BERT features)."""
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hsvae.batching import bucketed_batches
+from hsvae.models import ClassifierHead, SimpleClassifier
+from hsvae.train import fit
+
+
+def marginal_log_probs(head, z_samples):
+    """log p(y|x) = log (1/K) sum_k softmax(head(z_k)), from z_samples (K, B, D) -> (B, C)."""
+    log_probs = F.log_softmax(head(z_samples).float(), -1)
+    return torch.logsumexp(log_probs, 0) - math.log(z_samples.shape[0])
+
+
+def _random_batches(n, batch_size):
+    return lambda rng: np.array_split(rng.permutation(n), max(1, math.ceil(n / batch_size)))
+
+
+def train_head(name, features, labels, sample, n_classes, cfg, seed, device, live=None, progress=True):
+    """Train ClassifierHead on codes drawn by sample(feature_rows) -> (K, B, D) from fixed
+    encoder features; return (head, history, predictions per split)."""
+    torch.manual_seed(seed)
+    code_dim = sample(features["train"][:2].to(device)).shape[-1]
+    head = ClassifierHead(code_dim, n_classes, cfg["hidden"]).to(device)
+    optimizer = torch.optim.Adam(head.parameters(), lr=cfg["lr"])
+    train_x, train_y = features["train"], torch.as_tensor(labels["train"])
+
+    def predict(split):
+        rows = []
+        for chunk in torch.split(torch.arange(len(features[split])), 1024):
+            rows.append(marginal_log_probs(head, sample(features[split][chunk].to(device))).argmax(-1).cpu())
+        return torch.cat(rows).numpy()
+
+    def terms(indices):
+        indices = torch.as_tensor(indices)
+        log_p = marginal_log_probs(head, sample(train_x[indices].to(device)))
+        loss = F.nll_loss(log_p, train_y[indices].to(device))
+        return {"nll": loss, "total": loss}
+
+    def evaluate():
+        torch.manual_seed(seed)
+        return {"valid/accuracy": float((predict("valid") == labels["valid"]).mean())}
+
+    history = fit(name=name, model=head, optimizer=optimizer, terms=terms,
+                  batches=_random_batches(len(train_x), cfg["batch_size"]), evaluate=evaluate,
+                  epochs=cfg["epochs"], seed=seed, device=device, live=live, progress=progress)
+    torch.manual_seed(seed + 1)
+    with torch.no_grad():
+        predictions = {split: predict(split) for split in features}
+    return head, history, predictions
+
+
+def train_simple_classifier(train_split, valid_split, test_split, vocab_size, arch, train_cfg, cfg, seed,
+                            device, dtype=None, live=None, progress=True):
+    """The paper's simple classifier: the GRU encoder trained together with the head."""
+    torch.manual_seed(seed)
+    model = SimpleClassifier(vocab_size, arch["embedding_dim"], arch["hidden_dim"], train_split.classes,
+                             cfg["hidden"]).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
+
+    def terms(indices):
+        batch = train_split.batch(indices).to(device)
+        loss = F.cross_entropy(model(batch).float(), batch.labels)
+        return {"nll": loss, "total": loss}
+
+    @torch.no_grad()
+    def predict(split):
+        out = np.empty(len(split), dtype=np.int64)
+        for indices in bucketed_batches(split.lengths, train_cfg["eval_batch_size"]):
+            out[indices] = model(split.batch(indices).to(device)).argmax(-1).cpu().numpy()
+        return out
+
+    def evaluate():
+        return {"valid/accuracy": float((predict(valid_split) == valid_split.labels).mean())}
+
+    history = fit(name="classifier", model=model, optimizer=optimizer, terms=terms,
+                  batches=lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng),
+                  evaluate=evaluate, epochs=cfg["epochs"], seed=seed, device=device, dtype=dtype,
+                  grad_clip=train_cfg["grad_clip"], live=live, progress=progress)
+    model.eval()
+    return model, history, {"valid": predict(valid_split), "test": predict(test_split)}

@@ -1,0 +1,181 @@
+"""The corpora `data.corpus` can name, where each comes from, and how its raw files read.
+
+After the download stage, `data/raw` holds one of two layouts:
+- "csv": train.csv and test.csv (class 1-based in the first column, Zhang et al. 2015) and
+  classes.txt; the preprocess stage cleans, tokenises and samples them;
+- "split": {train,valid,test}.txt (one tokenised sentence per line), {split}_class_label.txt
+  (a 0-based class per line) and optionally vocab.txt; splits are kept as they are.
+"""
+import csv
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hsvae.download import DownloadError, copy_file, extract_tar, fetch
+from hsvae.synthetic import SyntheticCorpus
+
+AUTHORS_URL = "https://raw.githubusercontent.com/VictorProkhorov/HSVAE/master/Data/{folder}/{file}"
+ZHANG_URL = "https://s3.amazonaws.com/fast-ai-nlp/{archive}.tgz"
+SPLITS = ("train", "valid", "test")
+SPLIT_FILES = tuple(f"{s}{suffix}" for s in SPLITS for suffix in (".txt", "_class_label.txt"))
+
+csv.field_size_limit(sys.maxsize)
+
+
+@dataclass(frozen=True)
+class CsvCorpus:
+    """A Zhang et al. (2015) archive; `text_column` is the column the paper's sentences come from."""
+    archive: str
+    text_column: int
+    classes: int
+    rows: dict
+    layout: str = "csv"
+
+
+@dataclass(frozen=True)
+class SplitCorpus:
+    """The paper authors' preprocessed splits, each file checked against its git blob id."""
+    folder: str
+    blob_ids: dict = field(default_factory=dict)
+    layout: str = "split"
+
+
+CORPORA = {
+    "synthetic": None,
+    "local": None,
+    "dbpedia": CsvCorpus("dbpedia_csv", text_column=2, classes=14, rows={"train": 560_000, "test": 70_000}),
+    "yahoo": CsvCorpus("yahoo_answers_csv", text_column=1, classes=10, rows={"train": 1_400_000, "test": 60_000}),
+    "yelp": CsvCorpus("yelp_review_full_csv", text_column=1, classes=5, rows={"train": 650_000, "test": 50_000}),
+    "hsvae-dbpedia": SplitCorpus("New_DBPedia", {
+        "train.txt": "ed1e3fc01b05f9d33c7179ce8f07c6c66b9dd56a",
+        "train_class_label.txt": "80984023eb204536669dca57d28ff50dee187547",
+        "valid.txt": "b4d70977a8dfd196e116e7033b4bcc838b34c6fb",
+        "valid_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
+        "test.txt": "2ebafdffff0e80e6cf0a4eda3ce5b86500b9085b",
+        "test_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
+        "vocab.txt": "24967b5781d8e12df803ba5ac0335b2c3d570bc9",
+    }),
+    "hsvae-yahoo": SplitCorpus("New_Yahoo", {
+        "train.txt": "d2aafbc640f48d0c90fbe3318c59812c92782484",
+        "train_class_label.txt": "1f5017b4c02b95c77e08cd60ca387d01328c8bfc",
+        "valid.txt": "88fa017b4e4b3fc3198fdbb2ce48b9abf914d16a",
+        "valid_class_label.txt": "464f12c12d717b7a5be3f092159fee06c3fbf86a",
+        "test.txt": "2bb7ad12f719273b339220d1d230f0101160ee90",
+        "test_class_label.txt": "0d53799534812cb17b2b1aff633d403af0ebbd0f",
+        "vocab.txt": "cdf5f00e0db39ace346d0ffaddd2372dbe7cc619",
+    }),
+}
+
+
+def layout(name: str) -> str:
+    return "csv" if name == "synthetic" else "split" if name == "local" else CORPORA[name].layout
+
+
+def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | None = None):
+    """Fill the folder `raw` for the corpus `data["corpus"]`. Downloads go through `cache`
+    (kept between runs, so an interrupted download resumes). `url_base` overrides the
+    public URLs (tests serve files on 127.0.0.1)."""
+    name = data["corpus"]
+    url_base = url_base or {}
+    if name == "synthetic":
+        write_synthetic(data, seed, raw)
+    elif name == "local":
+        copy_local(Path(data["local_dir"]), raw)
+    elif isinstance(CORPORA[name], SplitCorpus):
+        spec = CORPORA[name]
+        pattern = url_base.get("authors", AUTHORS_URL)
+        raw.mkdir(parents=True, exist_ok=True)
+        for file, blob_id in spec.blob_ids.items():
+            got = fetch(pattern.format(folder=spec.folder, file=file), cache / spec.folder / file, blob_id)
+            copy_file(got, raw / file)
+    else:
+        spec = CORPORA[name]
+        archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=spec.archive), cache / f"{spec.archive}.tgz")
+        extracted = extract_tar(archive, cache / spec.archive)
+        raw.mkdir(parents=True, exist_ok=True)
+        for file in ("train.csv", "test.csv", "classes.txt"):
+            source = extracted / spec.archive / file
+            if source.exists():
+                copy_file(source, raw / file)
+        verify_counts(raw, spec)
+
+
+def verify_counts(raw: Path, spec: CsvCorpus):
+    """No checksums are published for the Zhang archives: check rows and classes instead."""
+    for split, expected in spec.rows.items():
+        counts = Counter(row[0] for row in csv.reader(open(raw / f"{split}.csv", newline="", encoding="utf-8",
+                                                            errors="replace")) if row)
+        rows = sum(counts.values())
+        if rows != expected or len(counts) != spec.classes:
+            raise DownloadError(
+                f"{raw / f'{split}.csv'}: expected {expected} rows in {spec.classes} classes, "
+                f"found {rows} rows in {len(counts)} classes"
+            )
+
+
+def write_synthetic(data: dict, seed: int, raw: Path):
+    """The synthetic corpus as Zhang-style CSVs, with a margin over the per-class counts so the
+    length limits can drop a few sentences."""
+    cfg = data["synthetic"]
+    corpus = SyntheticCorpus(cfg["classes"], cfg["signal"], cfg["background_vocab"], cfg["topic_words"],
+                             tuple(cfg["mean_phrases"]), seed)
+    rng = np.random.default_rng(seed + 1)
+    per_class = data["per_class"]
+    raw.mkdir(parents=True, exist_ok=True)
+    pools = {"train": per_class["train"] + per_class["valid"], "test": per_class["test"]}
+    for pool, count in pools.items():
+        with open(raw / f"{pool}.csv", "w", newline="") as f:
+            writer = csv.writer(f)
+            for label, text in corpus.sentences(int(count * 1.25) + 5, rng):
+                writer.writerow([label + 1, text])
+    (raw / "classes.txt").write_text("\n".join(corpus.class_names) + "\n")
+
+
+def copy_local(source: Path, raw: Path):
+    if not source.is_dir():
+        raise FileNotFoundError(f"data.local_dir: {source} is not a folder")
+    missing = [f for f in SPLIT_FILES if not (source / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"data.local_dir: {source} lacks {', '.join(missing)}; a local corpus needs "
+            "{train,valid,test}.txt with one sentence per line and {split}_class_label.txt with one 0-based class per line"
+        )
+    raw.mkdir(parents=True, exist_ok=True)
+    for file in SPLIT_FILES + ("vocab.txt", "classes.txt"):
+        if (source / file).is_file():
+            copy_file(source / file, raw / file)
+
+
+def read_csv(path: Path, text_column: int, classes: int, dropped: Counter):
+    """Stream (label, text) from a Zhang-style CSV; rows with missing fields, a label that is
+    not an integer in 1..classes or an empty text are counted in `dropped` and skipped.
+    Undecodable bytes become U+FFFD, which cleaning removes with the other non-ASCII."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        for row in csv.reader(f):
+            if len(row) <= text_column:
+                dropped["missing_field"] += 1
+                continue
+            try:
+                label = int(row[0]) - 1
+            except ValueError:
+                label = -1
+            if not 0 <= label < classes:
+                dropped["bad_label"] += 1
+                continue
+            yield label, row[text_column]
+
+
+def read_split(raw: Path, split: str):
+    """Sentences and labels of a pre-split corpus."""
+    text_path, label_path = raw / f"{split}.txt", raw / f"{split}_class_label.txt"
+    sentences = text_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    labels = label_path.read_text().split()
+    if len(sentences) != len(labels):
+        raise ValueError(f"{text_path}: {len(sentences)} sentences but {label_path} has {len(labels)} labels")
+    try:
+        return sentences, [int(label) for label in labels]
+    except ValueError as error:
+        raise ValueError(f"{label_path}: expected one integer class per line ({error})") from None

@@ -1,0 +1,44 @@
+"""Sparsity and corpus metrics of the paper's analysis (§4.1.3, §4.4)."""
+import math
+
+import numpy as np
+import torch
+
+
+def hoyer(z: torch.Tensor) -> torch.Tensor:
+    """Hoyer sparsity of each row, (sqrt(d) - |z|_1 / |z|_2) / (sqrt(d) - 1): 1 for a one-hot
+    row, 0 for a constant one. An all-zero row counts as fully sparse (1)."""
+    d = z.shape[-1]
+    l1, l2 = z.abs().sum(-1), z.norm(dim=-1)
+    ratio = torch.where(l2 > 0, l1 / l2.clamp_min(torch.finfo(z.dtype).tiny), torch.ones_like(l1))
+    return (math.sqrt(d) - ratio) / (math.sqrt(d) - 1)
+
+
+def average_hoyer(z: torch.Tensor, normalise: bool = True) -> float:
+    """Average Hoyer (Eq. 3) over the rows of z (N, d). With `normalise`, each dimension is
+    first divided by its standard deviation over the N rows (dimensions with zero spread are
+    left as they are)."""
+    z = z.double()
+    if normalise:
+        std = z.std(0, unbiased=False)
+        z = z / torch.where(std > 0, std, torch.ones_like(std))
+    return float(hoyer(z).mean())
+
+
+def class_word_distributions(sentences, labels, classes: int, vocab_size: int) -> np.ndarray:
+    """Add-1 smoothed unigram distribution of each class, (classes, vocab_size)."""
+    counts = np.ones((classes, vocab_size))
+    for ids, label in zip(sentences, labels):
+        np.add.at(counts[label], ids, 1)
+    return counts / counts.sum(1, keepdims=True)
+
+
+def pairwise_kl(distributions: np.ndarray) -> np.ndarray:
+    """KL(P_i || P_j) for every pair of rows (nats)."""
+    logp = np.log(distributions)
+    return (distributions * logp).sum(1, keepdims=True) - distributions @ logp.T
+
+
+def mean_off_diagonal(matrix: np.ndarray) -> float:
+    n = matrix.shape[0]
+    return float((matrix.sum() - np.trace(matrix)) / (n * (n - 1)))

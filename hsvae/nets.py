@@ -1,0 +1,88 @@
+"""The networks every model shares (paper §4.1.2): sentence encoders and the GRU decoder."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from hsvae.batching import EOS, PAD
+
+
+class GRUEncoder(nn.Module):
+    """GRU over the embedded sentence; its state at the last real token is the feature.
+    Packed sequences make the feature independent of how much padding the batch has."""
+
+    def __init__(self, embedding: nn.Embedding, hidden_dim: int):
+        super().__init__()
+        self.embedding = embedding
+        self.gru = nn.GRU(embedding.embedding_dim, hidden_dim, batch_first=True)
+        self.output_dim = hidden_dim
+
+    def forward(self, batch):
+        packed = pack_padded_sequence(
+            self.embedding(batch.tokens), batch.lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, last_state = self.gru(packed)
+        return last_state[-1]
+
+
+class BertEncoder(nn.Module):
+    """A pretrained BERT (name or local path), mean-pooled over the last layer's token states.
+    The sentences are re-tokenised with BERT's own tokenizer from their text."""
+
+    def __init__(self, name_or_path: str, max_length: int = 128):
+        super().__init__()
+        from transformers import AutoModel, AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        self.bert = AutoModel.from_pretrained(name_or_path, add_pooling_layer=False)
+        self.max_length = max_length
+        self.output_dim = self.bert.config.hidden_size
+
+    def forward(self, batch):
+        if len(batch.texts) != len(batch):
+            raise ValueError("a BERT encoder needs the sentences' text in the batch (Batch.texts)")
+        device = next(self.bert.parameters()).device
+        inputs = self.tokenizer(
+            batch.texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(device)
+        states = self.bert(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
+        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return (states * mask).sum(1) / mask.sum(1)
+
+
+def build_encoder(kind: str, embedding: nn.Embedding, hidden_dim: int, bert: str):
+    if kind == "gru":
+        return GRUEncoder(embedding, hidden_dim)
+    if kind == "bert":
+        return BertEncoder(bert)
+    raise ValueError(f"encoder kind: expected 'gru' or 'bert', got {kind!r}")
+
+
+class GRUDecoder(nn.Module):
+    """GRU language model conditioned on z, which is concatenated to the input word embedding
+    at every step. Teacher forcing: inputs are <eos> w_1 .. w_n, targets w_1 .. w_n <eos>."""
+
+    def __init__(self, embedding: nn.Embedding, hidden_dim: int, latent_dim: int):
+        super().__init__()
+        self.embedding = embedding
+        self.gru = nn.GRU(embedding.embedding_dim + latent_dim, hidden_dim, batch_first=True)
+        self.output = nn.Linear(hidden_dim, embedding.num_embeddings)
+
+    def reconstruction_loss(self, z: torch.Tensor, batch) -> torch.Tensor:
+        """Token cross-entropy summed over each sentence (padding ignored), shape (B,)."""
+        tokens, lengths = batch.tokens, batch.lengths
+        n, length = tokens.shape
+        inputs = torch.cat([torch.full((n, 1), EOS, dtype=tokens.dtype, device=tokens.device), tokens], 1)
+        targets = torch.cat([tokens, torch.full((n, 1), PAD, dtype=tokens.dtype, device=tokens.device)], 1)
+        rows = torch.arange(n, device=tokens.device)
+        targets[rows, lengths] = EOS
+        mask = torch.arange(length + 1, device=tokens.device).unsqueeze(0) <= lengths.unsqueeze(1)
+
+        embedded = self.embedding(inputs)
+        steps = torch.cat([embedded, z.to(embedded.dtype).unsqueeze(1).expand(-1, length + 1, -1)], -1)
+        states, _ = self.gru(steps)
+        # Project only real positions: the vocabulary projection is the step's largest cost.
+        logits = self.output(states[mask])
+        token_loss = F.cross_entropy(logits.float(), targets[mask], reduction="none")
+        row_of_token = rows.unsqueeze(1).expand(-1, length + 1)[mask]
+        return torch.zeros(n, device=tokens.device).index_add_(0, row_of_token, token_loss)

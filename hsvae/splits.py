@@ -1,0 +1,38 @@
+"""The preprocess stage's splits, loaded for training: id arrays, lengths, labels, text."""
+from pathlib import Path
+
+import numpy as np
+
+from hsvae.batching import collate
+
+
+class Split:
+    def __init__(self, folder, name: str):
+        folder = Path(folder)
+        path = folder / f"{name}.npz"
+        try:
+            arrays = np.load(path)
+            tokens, offsets, self.labels = arrays["tokens"], arrays["offsets"], arrays["labels"]
+        except (OSError, KeyError, ValueError) as error:
+            raise ValueError(f"{path}: not a readable split ({error}); re-run the preprocess stage") from None
+        self.sentences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+        self.lengths = np.diff(offsets)
+        self.classes = len((folder / "classes.txt").read_text().split())
+        self._text_path = folder / f"{name}.txt"
+        self._texts = None
+
+    @property
+    def texts(self):
+        if self._texts is None:
+            self._texts = self._text_path.read_text(encoding="utf-8").splitlines()
+        return self._texts
+
+    def __len__(self):
+        return len(self.sentences)
+
+    def batch(self, indices, with_text=False):
+        return collate(
+            [self.sentences[i] for i in indices],
+            self.labels[indices],
+            [self.texts[i] for i in indices] if with_text else None,
+        )

@@ -1,0 +1,41 @@
+"""Trained models on disk: a state dict with the config that rebuilds the model, loadable
+with torch.load(weights_only=True)."""
+from pathlib import Path
+
+import torch
+
+from hsvae.atomic import atomic_path
+from hsvae.models import build_vae
+
+
+class CorruptFile(ValueError):
+    pass
+
+
+def safe_load(path):
+    """torch.load(weights_only=True) with one clear error for a missing, truncated or corrupt file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several kinds for damaged files
+        raise CorruptFile(f"{path}: cannot be read as a saved model or checkpoint ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}); delete it and re-run the stage") from None
+
+
+def save(path, state_dict, **config):
+    with atomic_path(path) as tmp:
+        torch.save({"config": config, "state_dict": state_dict}, tmp)
+
+
+def load_vae(path, device="cpu"):
+    """A trained VAE and its config (name, vocab_size, arch, hparams)."""
+    saved = safe_load(path)
+    try:
+        config = saved["config"]
+        model = build_vae(config["name"], config["vocab_size"], config["arch"], config["hparams"])
+        model.load_state_dict(saved["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as error:
+        raise CorruptFile(f"{path}: not a model saved by the pretrain stage ({error})") from None
+    return model.to(device).eval(), config
