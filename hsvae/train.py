@@ -19,8 +19,9 @@ class TrainingError(RuntimeError):
 
 def _check_finite(values: dict, where: str):
     for name, value in values.items():
-        if not math.isfinite(float(value)):
-            raise TrainingError(f"{where}: {name} is {float(value)}")
+        value = float(value.detach()) if torch.is_tensor(value) else float(value)
+        if not math.isfinite(value):
+            raise TrainingError(f"{where}: {name} is {value}")
 
 
 def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, device, dtype=None,
@@ -71,7 +72,8 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             for key, value in values.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
             count += n
-            bar.set_postfix(loss=f"{float(values['total']):.3f}")
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{float(values['total']):.3f}")
         metrics = {f"train/{k}": v / count for k, v in sums.items()}
         model.eval()
         with torch.no_grad(), autocast(device, dtype):
