@@ -9,9 +9,21 @@ from torch.distributions import Beta, Distribution, Normal, constraints
 GAMMA_EPS = 1e-6
 
 
+class _StraightThrough(torch.autograd.Function):
+    """forward: fn(x) exactly; backward: the identity (x's gradient passes unchanged)."""
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        return fn(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
 def clamp_straight_through(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
     """Clamp in the forward pass, identity in the backward pass (the authors' NaN fix)."""
-    return x + (x.clamp(low, high) - x).detach()
+    return _StraightThrough.apply(x, lambda v: v.clamp(low, high))
 
 
 def hard_binary_concrete(probs: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -21,8 +33,7 @@ def hard_binary_concrete(probs: torch.Tensor, temperature: float) -> torch.Tenso
     u = torch.rand_like(probs).clamp(GAMMA_EPS, 1 - GAMMA_EPS)
     logistic_noise = torch.log(u) - torch.log1p(-u)
     soft = torch.sigmoid((torch.logit(probs) + logistic_noise) / temperature)
-    hard = (soft > 0.5).to(soft.dtype)
-    return hard + soft - soft.detach()
+    return _StraightThrough.apply(soft, lambda v: (v > 0.5).to(v.dtype))
 
 
 class SpikeAndSlab(Distribution):

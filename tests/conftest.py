@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+import torch
+
+from hsvae.batching import collate
+
+ARCH = {"embedding_dim": 16, "hidden_dim": 24, "latent_dim": 8, "bert": ""}
+HPARAMS = {
+    "vae": {"psi": 0.1},
+    "vae_l1": {"psi": 0.1, "weight": 0.01},
+    "vae_l2": {"psi": 0.1, "weight": 0.01},
+    "mat_vae": {"psi": 1.0, "lambda": 4.0, "gamma": 0.8, "spike_scale": 0.05},
+    "hsvae": {"alpha": 4.0, "beta": 1.0, "psi": 0.01, "lambda": 0.01, "temperature": 0.5, "spike_scale": 0.05,
+              "beta_clamp": [0.5, 100.0]},
+}
+HPARAMS["b_vae"] = HPARAMS["vae"]
+HPARAMS["b_hsvae"] = HPARAMS["hsvae"]
+WORDS = "the a of and in is was river town album film school company band species village".split()
+
+
+def make_batch(n=6, vocab=30, seed=0, max_len=9):
+    rng = np.random.default_rng(seed)
+    sentences = [rng.integers(3, vocab, size=rng.integers(1, max_len)) for _ in range(n)]
+    texts = [" ".join(WORDS[i % len(WORDS)] for i in s) for s in sentences]
+    return collate(sentences, rng.integers(0, 3, size=n), texts)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    """A tiny random BERT saved like a pretrained one, loaded by path through the users' code."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    BertTokenizerFast(vocab_file=str(vocab)).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=5 + len(WORDS), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return str(folder)

@@ -1,0 +1,142 @@
+import copy
+
+import pytest
+import torch
+
+from hsvae.batching import collate
+from hsvae.models import HSVAE, VAE_MODELS, SimpleClassifier, build_vae
+from tests.conftest import ARCH, HPARAMS, make_batch
+
+GRU_MODELS = ["vae", "vae_l1", "vae_l2", "mat_vae", "hsvae"]
+
+
+def build(name, arch=ARCH, vocab=30, **overrides):
+    torch.manual_seed(0)
+    return build_vae(name, vocab, arch, {**HPARAMS[name], **overrides})
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_padding_does_not_change_the_encoding(name):
+    model = build(name).eval()
+    batch = make_batch()
+    longer = collate([batch.tokens[i, : batch.lengths[i]].numpy() for i in range(len(batch))] + [list(range(3, 30))],
+                     batch.labels.tolist() + [0])
+    with torch.no_grad():
+        short = model.encoder(batch)
+        padded = model.encoder(longer)[: len(batch)]
+    assert longer.tokens.shape[1] > batch.tokens.shape[1]
+    assert torch.allclose(short, padded, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_loss_falls_when_overfitting_a_tiny_batch(name):
+    model = build(name)
+    batch = make_batch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    torch.manual_seed(1)
+    first = None
+    for _ in range(150):
+        terms = model.loss_terms(batch)
+        first = first if first is not None else float(terms["rec"].detach())
+        optimizer.zero_grad()
+        terms["total"].backward()
+        optimizer.step()
+    assert float(model.loss_terms(batch)["rec"]) < 0.5 * first
+
+
+@pytest.mark.parametrize("latent", [32, 768])
+@pytest.mark.parametrize("alpha,beta", [(100.0, 0.1), (0.1, 100.0)])
+def test_hsvae_is_finite_with_extreme_priors(latent, alpha, beta):
+    model = build("hsvae", {**ARCH, "latent_dim": latent}, alpha=alpha, beta=beta)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(20):
+        terms = model.loss_terms(make_batch(seed=step))
+        assert all(torch.isfinite(v) for v in terms.values()), terms
+        optimizer.zero_grad()
+        terms["total"].backward()
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+        optimizer.step()
+
+
+@pytest.mark.parametrize("name", GRU_MODELS)
+def test_gradients_reach_every_parameter(name):
+    model = build(name)
+    model.loss_terms(make_batch())["total"].backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_encode_shapes_and_hsvae_means():
+    model = build("hsvae").eval()
+    batch = make_batch()
+    with torch.no_grad():
+        samples = model.encode(batch, n_samples=5)
+        gamma = model.gamma_mean(batch)
+        mean = model.posterior_mean(batch)
+        q_gamma, loc, _ = model.posterior_parts(model.encoder(batch))
+    assert samples.shape == (5, len(batch), ARCH["latent_dim"])
+    assert ((gamma > 0) & (gamma < 1)).all()
+    assert torch.allclose(mean, (1 - q_gamma.concentration1 / (q_gamma.concentration1 + q_gamma.concentration0)) * loc)
+    # each of the K samples draws its own gamma: the samples differ
+    assert not torch.allclose(samples[0], samples[1])
+
+
+def test_hsvae_beta_parameters_are_clamped():
+    model = build("hsvae")
+    with torch.no_grad():
+        model.a_head.bias.fill_(-50.0)  # softplus -> ~0 without the clamp
+        model.b_head.bias.fill_(500.0)
+        q_gamma, _, _ = model.posterior_parts(model.encoder(make_batch()))
+    assert float(q_gamma.concentration1.min()) == 0.5
+    assert float(q_gamma.concentration0.max()) == 100.0
+
+
+def test_mat_vae_total_is_its_weighted_terms():
+    model = build("mat_vae")
+    torch.manual_seed(3)
+    terms = model.loss_terms(make_batch())
+    assert torch.allclose(terms["total"], terms["rec"] + 1.0 * terms["kl_z"] + 4.0 * terms["mmd"])
+
+
+def test_simple_classifier_learns_a_tiny_batch():
+    torch.manual_seed(0)
+    model = SimpleClassifier(30, 16, 24, 3)
+    batch = make_batch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(100):
+        loss = torch.nn.functional.cross_entropy(model(batch), batch.labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert (model(batch).argmax(-1) == batch.labels).all()
+
+
+@pytest.mark.parametrize("name", ["b_vae", "b_hsvae"])
+def test_bert_models_train_through_a_saved_tiny_bert(name, tiny_bert):
+    model = build(name, {**ARCH, "bert": tiny_bert})
+    assert name in VAE_MODELS and model.encoder.output_dim == 16
+    before = copy.deepcopy(model.encoder.bert.state_dict())
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    terms = model.loss_terms(make_batch())
+    optimizer.zero_grad()
+    terms["total"].backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    # the decoder's shared word embedding has no encoder role here, but it feeds the decoder
+    assert missing == []
+    optimizer.step()
+    changed = any(not torch.equal(before[k], v) for k, v in model.encoder.bert.state_dict().items())
+    assert changed  # B-VAE and B-HSVAE fine-tune BERT during pretraining (Adam lr 8e-5)
+
+
+def test_bert_padding_invariance(tiny_bert):
+    model = build("b_vae", {**ARCH, "bert": tiny_bert}).eval()
+    batch = make_batch()
+    with torch.no_grad():
+        alone = torch.cat([model.encoder(collate([batch.tokens[i, :1].numpy()], [0], [batch.texts[i]]))
+                           for i in range(len(batch))])
+        together = model.encoder(batch)
+    assert torch.allclose(alone, together, atol=1e-5)
+
+
+def test_hsvae_is_a_vae_subclass_with_the_shared_interface():
+    assert issubclass(HSVAE, VAE_MODELS["vae"][0])
