@@ -81,13 +81,21 @@ def fetch(url: str, dest, blob_id: str | None = None, timeout: float = 30.0, chu
     return dest
 
 
+def _safe_member(member, path):
+    # The 'data' filter would strip a leading '/' and extract; an absolute name is refused instead.
+    if member.name.startswith(("/", "\\")):
+        raise tarfile.AbsolutePathError(member)
+    return tarfile.data_filter(member, path)
+
+
 def extract_tar(archive, target):
     """Extract `archive` into the folder `target`, atomically. Members with absolute paths,
-    '..' or links pointing outside are refused (tarfile's 'data' filter)."""
+    '..' or links pointing outside are refused (tarfile's 'data' filter, stricter on
+    absolute names)."""
     with atomic_path(target) as tmp, tarfile.open(archive) as tar:
         tmp.mkdir()
         try:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp, filter=_safe_member)
         except tarfile.FilterError as error:
             raise DownloadError(f"{archive}: unsafe archive member refused: {error}") from None
     return Path(target)

@@ -118,27 +118,26 @@ def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int,
     return splits
 
 
-def read_presplit(raw: Path, nlp, stats: dict):
-    """Authors' or local splits, kept whole; each line re-cleaned and re-tokenised (a no-op on
-    already tokenised text) so that one rule serves every corpus."""
+def read_presplit(raw: Path):
+    """Authors' or local splits, kept whole: lines are already tokenised, tokens are split on
+    white space and kept as they are."""
     splits = {}
     for split in SPLITS:
         sentences, labels = read_split(raw, split)
-        splits[split] = (tokenize(sentences, nlp), labels)
+        splits[split] = ([line.split() for line in sentences], labels)
     return splits
 
 
 def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
     """Write out/{split}.npz (tokens, offsets, labels), out/{split}.txt, out/vocab.txt,
     out/classes.txt; return the statistics of the paper's Table 2."""
-    nlp = make_tokenizer()
     stats = {"dropped": Counter()}
     if layout(data["corpus"]) == "csv":
         classes = len((raw / "classes.txt").read_text().split())
         text_column = corpus_spec.text_column if corpus_spec is not None else 1
-        splits = sample_csv(raw, data, seed, text_column, classes, nlp, stats)
+        splits = sample_csv(raw, data, seed, text_column, classes, make_tokenizer(), stats)
     else:
-        splits = read_presplit(raw, nlp, stats)
+        splits = read_presplit(raw)
         classes = 1 + max(max(labels) for _, labels in splits.values())
     if (raw / "vocab.txt").exists():
         listed = [w for w in (raw / "vocab.txt").read_text(encoding="utf-8").splitlines() if w not in UNK_MARKERS]

@@ -1,0 +1,155 @@
+"""The download code against an HTTP server on 127.0.0.1 that the tests start."""
+import hashlib
+import http.server
+import io
+import socket
+import tarfile
+import threading
+
+import pytest
+
+from hsvae.corpora import CORPORA, download
+from hsvae.download import DownloadError, extract_tar, fetch, git_blob_id
+
+PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    files = {}
+    cut_after = None  # bytes sent before the connection is dropped, on the next full request
+    requests = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        body = self.files.get(self.path)
+        Handler.requests.append((self.path, self.headers.get("Range")))
+        if body is None:
+            self.send_error(404)
+            return
+        start = 0
+        if self.headers.get("Range"):
+            start = int(self.headers["Range"].split("=")[1].rstrip("-"))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        if Handler.cut_after is not None and start == 0:
+            self.wfile.write(body[: Handler.cut_after])
+            self.wfile.flush()
+            Handler.cut_after = None
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(body[start:])
+
+
+@pytest.fixture
+def server():
+    Handler.files, Handler.cut_after, Handler.requests = {}, None, []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def blob_id(data: bytes) -> str:
+    return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
+
+
+def test_fetch_happy_path_verifies_blob_id(server, tmp_path):
+    Handler.files["/f.bin"] = PAYLOAD
+    got = fetch(f"{server}/f.bin", tmp_path / "f.bin", blob_id(PAYLOAD))
+    assert got.read_bytes() == PAYLOAD
+    assert git_blob_id(got) == blob_id(PAYLOAD)
+    assert list(tmp_path.iterdir()) == [got]
+
+
+def test_fetch_resumes_after_a_cut_connection(server, tmp_path):
+    Handler.files["/f.bin"] = PAYLOAD
+    Handler.cut_after = 40_000
+    with pytest.raises(DownloadError, match="run again to resume"):
+        fetch(f"{server}/f.bin", tmp_path / "f.bin", timeout=5)
+    assert not (tmp_path / "f.bin").exists()
+    assert (tmp_path / "f.bin.part").stat().st_size == 40_000
+    got = fetch(f"{server}/f.bin", tmp_path / "f.bin", blob_id(PAYLOAD))
+    assert got.read_bytes() == PAYLOAD
+    assert Handler.requests[-1] == ("/f.bin", "bytes=40000-")
+
+
+def test_checksum_mismatch_leaves_nothing(server, tmp_path):
+    Handler.files["/f.bin"] = PAYLOAD
+    with pytest.raises(DownloadError, match="does not match the expected 0000"):
+        fetch(f"{server}/f.bin", tmp_path / "f.bin", "0" * 40)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_down_names_the_url_and_the_offline_way(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    url = f"http://127.0.0.1:{port}/x.tgz"
+    with pytest.raises(DownloadError) as error:
+        fetch(url, tmp_path / "x.tgz", timeout=2)
+    assert f"cannot reach {url}" in str(error.value)
+    assert "dvc exp run -S data.corpus=synthetic" in str(error.value)
+
+
+def test_http_error_is_reported(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch(f"{server}/missing", tmp_path / "m")
+
+
+def make_tar(members):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, data
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("member", [("../evil.txt", b"x", "file"), ("/abs/evil.txt", b"x", "file"),
+                                    ("d/link", "/etc/passwd", "symlink")])
+def test_malicious_archive_members_are_refused(tmp_path, member):
+    archive = tmp_path / "a.tgz"
+    archive.write_bytes(make_tar([("d/ok.txt", b"fine", "file"), member]))
+    with pytest.raises(DownloadError, match="unsafe archive member"):
+        extract_tar(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.txt").exists()
+
+
+def test_zhang_archive_is_downloaded_extracted_and_counted(server, tmp_path, monkeypatch):
+    from hsvae import corpora
+
+    spec = corpora.CsvCorpus("tiny_csv", text_column=2, classes=2, rows={"train": 4, "test": 2})
+    monkeypatch.setitem(corpora.CORPORA, "tiny", spec)
+    rows = b'"1","t","a b"\n"2","t","c d"\n'
+    Handler.files["/tiny_csv.tgz"] = make_tar([
+        ("tiny_csv/train.csv", rows * 2, "file"), ("tiny_csv/test.csv", rows, "file"),
+        ("tiny_csv/classes.txt", b"x\ny\n", "file")])
+    download({"corpus": "tiny"}, 0, tmp_path / "raw", tmp_path / "cache", {"zhang": server + "/{archive}.tgz"})
+    assert (tmp_path / "raw" / "train.csv").read_bytes() == rows * 2
+    monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.CsvCorpus("tiny_csv", 2, 2, {"train": 5, "test": 2}))
+    with pytest.raises(DownloadError, match="expected 5 rows in 2 classes, found 4 rows in 2 classes"):
+        download({"corpus": "tiny"}, 0, tmp_path / "raw2", tmp_path / "cache", {"zhang": server + "/{archive}.tgz"})
+
+
+def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypatch):
+    from hsvae import corpora
+
+    files = {name: f"{name} content\n".encode() for name in CORPORA["hsvae-dbpedia"].blob_ids}
+    monkeypatch.setitem(corpora.CORPORA, "mini", corpora.SplitCorpus("Mini", {n: blob_id(d) for n, d in files.items()}))
+    for name, data in files.items():
+        Handler.files[f"/Mini/{name}"] = data
+    download({"corpus": "mini"}, 0, tmp_path / "raw", tmp_path / "cache", {"authors": server + "/{folder}/{file}"})
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(files)
