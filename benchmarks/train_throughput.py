@@ -1,0 +1,123 @@
+"""Training throughput in useful (non-padding) tokens/s at the paper's architecture on real
+DBpedia sentence lengths, against this machine's matmul rate, all measured in one run.
+
+    python benchmarks/train_throughput.py [--device cpu|cuda] [--steps N] [--batch 256]
+
+Configurations: naive fp32 (random batches padded to the batch maximum), bucketed fp32
+(length-bucketed batches), bucketed bf16 (autocast). Sentences: the authors' DBpedia valid
+and test splits (../shared/data/hsvae-dbpedia, 28,000 sentences) when present, otherwise
+synthetic lengths drawn from DBpedia's Table 2 range (1-60, mean 35)."""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hsvae.batching import bucketed_batches, collate, random_batches
+from hsvae.device import autocast
+from hsvae.models import build_vae
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hsvae-dbpedia"
+PAPER_ARCH = {"embedding_dim": 256, "hidden_dim": 512, "latent_dim": 32, "bert": ""}
+HSVAE = {"alpha": 4.0, "beta": 1.0, "psi": 0.01, "lambda": 0.01, "temperature": 0.5, "spike_scale": 0.05,
+         "beta_clamp": [0.5, 100.0]}
+VOCAB = 20_003
+
+
+def sentences(rng, folder=SHARED):
+    if folder.exists():
+        lines = (folder / "valid.txt").read_text().splitlines() + (folder / "test.txt").read_text().splitlines()
+        lengths, source = np.array([len(line.split()) for line in lines]), "hsvae-dbpedia valid+test"
+    else:
+        lengths, source = np.clip(rng.normal(35, 12, 28_000).round(), 1, 60).astype(int), "synthetic DBpedia-like lengths"
+    return [rng.integers(3, VOCAB, size=n) for n in lengths], lengths, source
+
+
+def matmul_rate(device, dtype, n):
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    repeats, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 2.0:
+        a @ b
+        repeats += 1
+    sync(device)
+    return 2 * n**3 * repeats / (time.perf_counter() - start)
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def flops_per_token(arch, vocab):
+    """Training FLOPs per token (forward x 3): encoder GRU, decoder GRU, vocabulary projection."""
+    e, h, d = arch["embedding_dim"], arch["hidden_dim"], arch["latent_dim"]
+    macs = 3 * (e * h + h * h) + 3 * ((e + d) * h + h * h) + h * vocab
+    return 3 * 2 * macs
+
+
+def measure(model, optimizer, data, order, device, dtype, steps):
+    useful = processed = 0
+    for i, indices in enumerate(order[: steps + 2]):
+        if i == 2:  # two warm-up steps
+            sync(device)
+            start, useful, processed = time.perf_counter(), 0, 0
+        batch = collate([data[j] for j in indices], np.zeros(len(indices))).to(device)
+        with autocast(device, dtype):
+            loss = model.loss_terms(batch)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        useful += int(batch.lengths.sum()) + len(indices)  # words + <eos>
+        processed += batch.tokens.numel() + len(indices)
+    sync(device)
+    seconds = time.perf_counter() - start
+    return {"useful_tokens_per_s": useful / seconds, "padding_share": 1 - useful / processed, "seconds": seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--text-dir", type=Path, default=SHARED, help="folder with valid.txt and test.txt")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    steps = args.steps or (40 if device.type == "cuda" else 4)
+    rng = np.random.default_rng(0)
+    data, lengths, source = sentences(rng, args.text_dir)
+    torch.manual_seed(0)
+    model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
+    bf16 = torch.bfloat16
+    results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+               "sentences": source, "batch": args.batch, "steps": steps,
+               "matmul_gflops": {"fp32": matmul_rate(device, torch.float32, 2048) / 1e9,
+                                 "bf16": matmul_rate(device, bf16, 2048) / 1e9},
+               "train_flops_per_token": flops_per_token(PAPER_ARCH, VOCAB)}
+    configs = {"naive_fp32": (random_batches(len(data), args.batch, rng), None),
+               "bucketed_fp32": (bucketed_batches(lengths, args.batch, rng), None),
+               "bucketed_bf16": (bucketed_batches(lengths, args.batch, rng), bf16)}
+    for name, (order, dtype) in configs.items():
+        results[name] = measure(model, optimizer, data, order, device, dtype, steps)
+    base = results["naive_fp32"]["useful_tokens_per_s"]
+    for name in configs:
+        rate = "bf16" if name.endswith("bf16") else "fp32"
+        limit = results["matmul_gflops"][rate] * 1e9 / results["train_flops_per_token"]
+        results[name]["vs_naive"] = results[name]["useful_tokens_per_s"] / base
+        results[name]["fraction_of_matmul_limit"] = results[name]["useful_tokens_per_s"] / limit
+    paper_tokens = 140_000 * 15 * (float(np.mean(lengths)) + 1)
+    results["paper_dbpedia_run_minutes_bucketed_bf16"] = paper_tokens / results["bucketed_bf16"]["useful_tokens_per_s"] / 60
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""A temporary copy of the repository with tiny params, for end-to-end DVC tests."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "data": {"per_class": {"train": 40, "valid": 10, "test": 10}, "vocab_size": 300,
+             "synthetic": {"classes": 3, "signal": 0.9, "background_vocab": 150, "topic_words": 15,
+                           "mean_phrases": [1.5, 3.0]}},
+    "arch": {"embedding_dim": 16, "hidden_dim": 32, "latent_dim": 8},
+    "train": {"epochs": 2, "batch_size": 16, "eval_batch_size": 64},
+    "classify": {"epochs": 3},
+}
+
+
+def overlay(base, changes):
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            overlay(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def run(cmd, cwd, check=True, **kwargs):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def tiny_repo(tmp_path: Path, changes=None) -> Path:
+    """Copy the tracked files (no data, no outputs), apply TINY + changes, commit."""
+    repo = tmp_path / "repo"
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if name == "dvc.lock" or not (ROOT / name).is_file():
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, repo / name)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    overlay(params, TINY)
+    overlay(params, changes or {})
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "tiny"], repo)
+    return repo
