@@ -10,12 +10,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 TINY = {
-    "data": {"per_class": {"train": 40, "valid": 10, "test": 10}, "vocab_size": 300,
+    "data": {"per_class": {"train": 100, "valid": 20, "test": 20}, "vocab_size": 300,
              "synthetic": {"classes": 3, "signal": 0.9, "background_vocab": 150, "topic_words": 15,
                            "mean_phrases": [1.5, 3.0]}},
     "arch": {"embedding_dim": 16, "hidden_dim": 32, "latent_dim": 8},
-    "train": {"epochs": 2, "batch_size": 16, "eval_batch_size": 64},
-    "classify": {"epochs": 3},
+    "train": {"epochs": 2, "batch_size": 16, "eval_batch_size": 64, "lr": 0.003},
+    "classify": {"epochs": 10, "lr": 0.003},
 }
 
 

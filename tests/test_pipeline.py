@@ -15,7 +15,7 @@ def test_data_stages_run_under_dvc_and_are_deterministic(tmp_path):
     run(["dvc", "repro", "preprocess"], repo)
     stats = json.loads((repo / "reports/data/stats.json").read_text())
     assert stats["classes"] == 3
-    assert {s: v["sentences"] for s, v in stats["splits"].items()} == {"train": 120, "valid": 30, "test": 30}
+    assert {s: v["sentences"] for s, v in stats["splits"].items()} == {"train": 300, "valid": 60, "test": 60}
     first = (repo / "data/processed/train.npz").read_bytes()
     run(["dvc", "repro", "-f", "preprocess"], repo)
     assert (repo / "data/processed/train.npz").read_bytes() == first

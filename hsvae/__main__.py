@@ -1,0 +1,5 @@
+import sys
+
+from hsvae.cli import main
+
+sys.exit(main())

@@ -1,0 +1,95 @@
+"""`hsvae encode` and `hsvae neighbours`: sparse codes of your own sentences."""
+import argparse
+import json
+import sys
+
+import numpy as np
+from tqdm import tqdm
+
+from hsvae.encode import load_encoder, neighbours
+
+
+def _lines(path):
+    stream = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
+    with stream:
+        for line in stream:
+            yield line.rstrip("\n")
+
+
+def _chunks(lines, size):
+    chunk = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def encode_command(args):
+    encoder = load_encoder(args.model, args.data, args.device, active_threshold=args.threshold,
+                           batch_size=args.batch_size)
+    parts = {"mean": [], "gamma": [], "n_active": []}
+    out = sys.stdout if args.output == "-" else open(args.output, "w") if args.format == "jsonl" else None
+    bar = tqdm(unit=" sentences", disable=args.quiet, file=sys.stderr)
+    for chunk in _chunks(_lines(args.input), args.chunk):
+        codes = encoder.encode(chunk)
+        if args.format == "jsonl":
+            for i in range(len(chunk)):
+                record = {"mean": codes["mean"][i].round(6).tolist(),
+                          "gamma": None if codes["gamma"] is None else codes["gamma"][i].round(6).tolist(),
+                          "active": codes["active"][i].tolist(), "n_active": int(codes["n_active"][i])}
+                out.write(json.dumps(record) + "\n")
+        else:
+            for key in parts:
+                if codes[key] is not None:
+                    parts[key].append(codes[key])
+        bar.update(len(chunk))
+    bar.close()
+    if args.format == "npz":
+        np.savez(args.output, **{k: np.concatenate(v) for k, v in parts.items() if v})
+    elif out is not sys.stdout:
+        out.close()
+
+
+def neighbours_command(args):
+    encoder = load_encoder(args.model, args.data, args.device, active_threshold=args.threshold)
+    for score, index, sentence in neighbours(encoder, args.query, _lines(args.corpus), args.k, args.by):
+        print(f"{score:.4f}\t{index}\t{sentence}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="hsvae", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", default="models/hsvae.pt", help="a model written by the pretrain stage")
+    common.add_argument("--data", default="data/processed", help="the preprocessed data it was trained on")
+    common.add_argument("--device", default="cpu")
+    common.add_argument("--threshold", type=float, default=0.5,
+                        help="non-HSVAE models: active when |mean z| / its training std exceeds this")
+    enc = sub.add_parser("encode", parents=[common], help="codes of sentences, one per input line")
+    enc.add_argument("--input", default="-", help="a text file, or - for standard input")
+    enc.add_argument("--output", default="-", help="JSON Lines file (or - for stdout), or an .npz file")
+    enc.add_argument("--format", choices=("jsonl", "npz"), default="jsonl")
+    enc.add_argument("--batch-size", type=int, default=256)
+    enc.add_argument("--chunk", type=int, default=10_000, help="sentences read at a time")
+    enc.add_argument("--quiet", action="store_true")
+    near = sub.add_parser("neighbours", parents=[common], help="sentences sharing the query's active dimensions")
+    near.add_argument("query")
+    near.add_argument("--corpus", required=True, help="a text file of sentences to search")
+    near.add_argument("-k", type=int, default=5)
+    near.add_argument("--by", choices=("jaccard", "cosine"), default="jaccard")
+    args = parser.parse_args(argv)
+    if args.command == "encode" and args.format == "npz" and args.output == "-":
+        parser.error("--format npz needs --output FILE.npz")
+    try:
+        (encode_command if args.command == "encode" else neighbours_command)(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Sparse sentence codes for users: encode any text with a trained model and find sentences
+that switch on the same dimensions (paper §1, footnote 2).
+
+    from hsvae.encode import load_encoder
+    encoder = load_encoder("models/hsvae.pt")
+    codes = encoder.encode(["the river flows through the town ."])
+    codes["active"][0]   # indices of the dimensions whose slab is on
+"""
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hsvae.batching import bucketed_batches, collate
+from hsvae.models import HSVAE
+from hsvae.preprocess import Vocabulary, make_tokenizer, tokenize
+from hsvae.splits import Split
+from hsvae.store import load_vae
+
+GAMMA_THRESHOLD = 0.5  # HSVAE: a dimension is active when its mean spike probability is below this
+
+
+class SentenceEncoder:
+    """A trained VAE with the vocabulary and tokenizer of the data it was trained on."""
+
+    def __init__(self, model, vocab: Vocabulary, data_dir: Path, device="cpu", active_threshold=0.5,
+                 batch_size=256):
+        self.model, self.vocab, self.data_dir = model, vocab, Path(data_dir)
+        self.device, self.active_threshold, self.batch_size = torch.device(device), active_threshold, batch_size
+        self.nlp = make_tokenizer()
+        self._scale = None
+
+    @property
+    def sparse(self):
+        return isinstance(self.model, HSVAE)
+
+    def _texts_to_batch(self, token_lists, indices):
+        return collate([self.vocab.encode(token_lists[i]) for i in indices], np.zeros(len(indices)),
+                       [" ".join(token_lists[i]) for i in indices]).to(self.device)
+
+    @torch.no_grad()
+    def _encode_tokens(self, token_lists):
+        n, dim = len(token_lists), self.model.latent_dim
+        means, gammas = np.empty((n, dim), np.float32), np.empty((n, dim), np.float32) if self.sparse else None
+        lengths = [len(t) for t in token_lists]
+        for indices in bucketed_batches(lengths, self.batch_size):
+            batch = self._texts_to_batch(token_lists, indices)
+            features = self.model.encoder(batch)
+            means[indices] = self.model.mean_from_features(features).float().cpu().numpy()
+            if self.sparse:
+                gammas[indices] = self.model.posterior_parts(features)[0].mean.float().cpu().numpy()
+        return means, gammas
+
+    def dimension_scale(self):
+        """Per-dimension standard deviation of the posterior means over the training split
+        (non-HSVAE models call a dimension active when |mean z| / scale > threshold)."""
+        if self._scale is None:
+            train = Split(self.data_dir, "train")
+            tokens = [[self.vocab.words[i] for i in s] for s in train.sentences]
+            means, _ = self._encode_tokens(tokens)
+            std = means.std(0)
+            self._scale = np.where(std > 0, std, 1.0)
+        return self._scale
+
+    def encode(self, sentences) -> dict:
+        """Codes of raw sentences, cleaned and tokenised as the training data was: `mean`
+        (posterior mean of z), `gamma` (mean of q(gamma|x), HSVAE only), `active` (indices of
+        active dimensions per sentence) and `n_active`."""
+        means, gammas = self._encode_tokens(tokenize(list(sentences), self.nlp))
+        if self.sparse:
+            mask = gammas < GAMMA_THRESHOLD
+        else:
+            mask = np.abs(means) / self.dimension_scale() > self.active_threshold
+        return {"mean": means, "gamma": gammas, "active": [np.flatnonzero(row) for row in mask],
+                "n_active": mask.sum(1)}
+
+
+def load_encoder(path="models/hsvae.pt", data_dir="data/processed", device="cpu", **kwargs) -> SentenceEncoder:
+    model, _ = load_vae(path, device)
+    vocab = Vocabulary.load(Path(data_dir) / "vocab.txt")
+    if len(vocab) != model.embedding.num_embeddings:
+        raise ValueError(f"{Path(data_dir) / 'vocab.txt'}: {len(vocab)} words, but {path} was trained with "
+                         f"{model.embedding.num_embeddings}; use the data folder the model was trained on")
+    return SentenceEncoder(model, vocab, data_dir, device, **kwargs)
+
+
+def jaccard(a: set, b: set) -> float:
+    """Overlap of two sets of active dimensions; two empty sets are identical (1)."""
+    return 1.0 if not a and not b else len(a & b) / len(a | b)
+
+
+def neighbours(encoder: SentenceEncoder, query: str, sentences, k=5, by="jaccard", chunk=10_000):
+    """The k sentences most similar to `query`, streamed in chunks: by overlap of active
+    dimensions (Jaccard) or by cosine of the posterior means. Returns [(score, index, sentence)]."""
+    q = encoder.encode([query])
+    q_active, q_mean = set(q["active"][0].tolist()), q["mean"][0]
+    best, buffer, offset = [], [], 0
+
+    def flush():
+        nonlocal best, buffer, offset
+        if not buffer:
+            return
+        codes = encoder.encode(buffer)
+        if by == "jaccard":
+            scores = [jaccard(q_active, set(a.tolist())) for a in codes["active"]]
+        else:
+            norms = np.linalg.norm(codes["mean"], axis=1) * max(np.linalg.norm(q_mean), 1e-12)
+            scores = (codes["mean"] @ q_mean / np.maximum(norms, 1e-12)).tolist()
+        best = sorted(best + [(s, offset + i, t) for i, (s, t) in enumerate(zip(scores, buffer))],
+                      key=lambda item: (-item[0], item[1]))[:k]
+        offset += len(buffer)
+        buffer = []
+
+    for sentence in sentences:
+        buffer.append(sentence)
+        if len(buffer) == chunk:
+            flush()
+    flush()
+    return best
