@@ -91,7 +91,8 @@ def jaccard(a: set, b: set) -> float:
 
 def neighbours(encoder: SentenceEncoder, query: str, sentences, k=5, by="jaccard", chunk=10_000):
     """The k sentences most similar to `query`, streamed in chunks: by overlap of active
-    dimensions (Jaccard) or by cosine of the posterior means. Returns [(score, index, sentence)]."""
+    dimensions (Jaccard; ties broken by cosine) or by cosine of the posterior means.
+    Returns [(score, index, sentence)], best first."""
     q = encoder.encode([query])
     q_active, q_mean = set(q["active"][0].tolist()), q["mean"][0]
     best, buffer, offset = [], [], 0
@@ -101,13 +102,11 @@ def neighbours(encoder: SentenceEncoder, query: str, sentences, k=5, by="jaccard
         if not buffer:
             return
         codes = encoder.encode(buffer)
-        if by == "jaccard":
-            scores = [jaccard(q_active, set(a.tolist())) for a in codes["active"]]
-        else:
-            norms = np.linalg.norm(codes["mean"], axis=1) * max(np.linalg.norm(q_mean), 1e-12)
-            scores = (codes["mean"] @ q_mean / np.maximum(norms, 1e-12)).tolist()
-        best = sorted(best + [(s, offset + i, t) for i, (s, t) in enumerate(zip(scores, buffer))],
-                      key=lambda item: (-item[0], item[1]))[:k]
+        norms = np.maximum(np.linalg.norm(codes["mean"], axis=1) * np.linalg.norm(q_mean), 1e-12)
+        cosine = codes["mean"] @ q_mean / norms
+        overlap = [jaccard(q_active, set(a.tolist())) for a in codes["active"]] if by == "jaccard" else cosine
+        ranked = [((o, c), offset + i, t) for i, (o, c, t) in enumerate(zip(overlap, cosine, buffer))]
+        best = sorted(best + ranked, key=lambda item: (-item[0][0], -item[0][1], item[1]))[:k]
         offset += len(buffer)
         buffer = []
 
@@ -116,4 +115,4 @@ def neighbours(encoder: SentenceEncoder, query: str, sentences, k=5, by="jaccard
         if len(buffer) == chunk:
             flush()
     flush()
-    return best
+    return [(float(score[0]), index, sentence) for score, index, sentence in best]

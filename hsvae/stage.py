@@ -20,6 +20,13 @@ def load_params():
     return params_module.load("params.yaml")
 
 
+def model_argument(allowed) -> str:
+    """The MODEL of `python -m stages.X MODEL`, checked against the names allowed."""
+    if len(sys.argv) != 2 or sys.argv[1] not in allowed:
+        raise ParamError(f"stage argument: expected one model name from {', '.join(allowed)}, got {sys.argv[1:]}")
+    return sys.argv[1]
+
+
 def device_and_dtype(params):
     device = resolve_device(params["train"]["device"])
     return device, resolve_precision(params["train"]["precision"], device)

@@ -73,7 +73,7 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
                 sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
             count += n
             if step % 20 == 0:
-                bar.set_postfix(loss=f"{float(values['total']):.3f}")
+                bar.set_postfix(loss=f"{float(values['total'].detach()):.3f}")
         metrics = {f"train/{k}": v / count for k, v in sums.items()}
         model.eval()
         with torch.no_grad(), autocast(device, dtype):

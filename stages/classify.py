@@ -1,6 +1,5 @@
 """classify@MODEL: the frozen-encoder classifier of a pretrained VAE (or a baseline:
 classifier, bert); test metrics in reports/classify/MODEL/test.json."""
-import sys
 from pathlib import Path
 
 import torch
@@ -11,15 +10,17 @@ from hsvae.classify import train_head, train_simple_classifier
 from hsvae.nets import BertEncoder
 from hsvae.pretrain import arch_uses_text, encoder_features, evaluate
 from hsvae.splits import Split
-from hsvae.stage import DATA, device_and_dtype, load_params, run
+from hsvae.models import VAE_MODELS
+from hsvae.params import BASELINES
+from hsvae.stage import DATA, device_and_dtype, load_params, model_argument, run
 from hsvae.store import load_vae
 
 SPLITS = ("train", "valid", "test")
 
 
 def main():
-    name = sys.argv[1]
     params = load_params()
+    name = model_argument([*VAE_MODELS, *BASELINES])
     device, dtype = device_and_dtype(params)
     splits = {s: Split(DATA, s) for s in SPLITS}
     labels = {s: splits[s].labels for s in SPLITS}
@@ -57,6 +58,7 @@ def main():
         live.log_sklearn_plot("confusion_matrix", labels["test"].tolist(), predictions["test"].tolist(),
                               name="confusion_matrix.json")
     write_json(out / "test.json", metrics)
+
 
 if __name__ == "__main__":
     run(main)

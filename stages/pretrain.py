@@ -1,17 +1,17 @@
 """pretrain@MODEL: train one VAE; models/MODEL.pt, per-epoch logs in reports/pretrain/MODEL."""
-import sys
 from pathlib import Path
 
 from dvclive import Live
 
 from hsvae.splits import Split
 from hsvae.pretrain import pretrain
-from hsvae.stage import DATA, device_and_dtype, load_params, run
+from hsvae.models import VAE_MODELS
+from hsvae.stage import DATA, device_and_dtype, load_params, model_argument, run
 
 
 def main():
-    name = sys.argv[1]
     params = load_params()
+    name = model_argument(VAE_MODELS)
     device, dtype = device_and_dtype(params)
     train, valid = Split(DATA, "train"), Split(DATA, "valid")
     vocab_size = len(Path(DATA, "vocab.txt").read_text().splitlines())

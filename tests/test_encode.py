@@ -1,0 +1,95 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from hsvae.cli import main as cli
+from hsvae.corpora import download
+from hsvae.encode import jaccard, load_encoder, neighbours
+from hsvae.pretrain import pretrain
+from hsvae.preprocess import preprocess
+from hsvae.splits import Split
+from tests.pipeline_utils import ROOT, TINY, overlay
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny HSVAE and VAE trained for one epoch on a tiny synthetic corpus."""
+    folder = tmp_path_factory.mktemp("encode")
+    params = overlay(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    params["train"]["epochs"] = 1
+    download(params["data"], 0, folder / "raw", folder / "cache")
+    preprocess(folder / "raw", folder / "data", params["data"], 0)
+    vocab_size = len((folder / "data/vocab.txt").read_text().splitlines())
+    train, valid = Split(folder / "data", "train"), Split(folder / "data", "valid")
+    for name in ("hsvae", "vae"):
+        pretrain(name, params, train, valid, vocab_size, torch.device("cpu"), None, folder / f"{name}.pt",
+                 progress=False)
+    return folder
+
+
+def sentences(folder, n=30):
+    return (folder / "data/train.txt").read_text().splitlines()[:n]
+
+
+def test_same_sentence_same_code_in_any_batch(trained):
+    encoder = load_encoder(trained / "hsvae.pt", trained / "data", batch_size=4)
+    text = sentences(trained)
+    alone = encoder.encode([text[7]])
+    together = encoder.encode(text)
+    assert np.allclose(alone["mean"][0], together["mean"][7], atol=1e-6)
+    assert np.allclose(alone["gamma"][0], together["gamma"][7], atol=1e-6)
+    assert alone["active"][0].tolist() == together["active"][7].tolist()
+
+
+def test_active_dimensions_are_those_with_gamma_below_half(trained):
+    codes = load_encoder(trained / "hsvae.pt", trained / "data").encode(sentences(trained))
+    for gamma, active, count in zip(codes["gamma"], codes["active"], codes["n_active"]):
+        assert active.tolist() == np.flatnonzero(gamma < 0.5).tolist()
+        assert count == len(active)
+
+
+def test_edge_cases_have_defined_codes(trained):
+    encoder = load_encoder(trained / "hsvae.pt", trained / "data")
+    codes = encoder.encode(["", "qqqzzz xxyyzz wwvvuu", " ".join(sentences(trained, 50)) * 3])
+    assert codes["mean"].shape == (3, 8)
+    assert np.isfinite(codes["mean"]).all() and np.isfinite(codes["gamma"]).all()
+    unknown = encoder.encode(["qqqzzz", "xxyyzz"])  # every unknown word maps to <unk>: one code
+    assert np.allclose(unknown["mean"][0], unknown["mean"][1])
+
+
+def test_non_hsvae_models_use_the_scaled_threshold(trained):
+    encoder = load_encoder(trained / "vae.pt", trained / "data", active_threshold=0.5)
+    codes = encoder.encode(sentences(trained))
+    assert codes["gamma"] is None
+    expected = np.abs(codes["mean"]) / encoder.dimension_scale() > 0.5
+    assert [a.tolist() for a in codes["active"]] == [np.flatnonzero(r).tolist() for r in expected]
+
+
+def test_neighbours_of_a_sentence_start_with_itself(trained):
+    encoder = load_encoder(trained / "vae.pt", trained / "data")
+    text = sentences(trained)
+    found = neighbours(encoder, text[3], text, k=3, by="cosine", chunk=7)
+    assert found[0][1] == 3 and found[0][0] == pytest.approx(1.0, abs=1e-5)
+    assert len(found) == 3 and found[0][0] >= found[1][0] >= found[2][0]
+    by_overlap = neighbours(load_encoder(trained / "hsvae.pt", trained / "data"), text[3], text, k=3)
+    assert by_overlap[0][:2] == (1.0, 3)
+    assert jaccard({1, 2}, {2, 3}) == pytest.approx(1 / 3) and jaccard(set(), set()) == 1.0
+
+
+def test_cli_writes_jsonl_and_npz(trained, tmp_path, capsys):
+    text = sentences(trained, 12)
+    (tmp_path / "in.txt").write_text("\n".join(text) + "\n")
+    args = ["--model", str(trained / "hsvae.pt"), "--data", str(trained / "data"), "--input", str(tmp_path / "in.txt"),
+            "--quiet", "--chunk", "5"]
+    assert cli(["encode", *args, "--output", str(tmp_path / "out.jsonl")]) == 0
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(records) == 12 and all(r["n_active"] == len(r["active"]) for r in records)
+    assert cli(["encode", *args, "--format", "npz", "--output", str(tmp_path / "out.npz")]) == 0
+    arrays = np.load(tmp_path / "out.npz")
+    assert arrays["mean"].shape == (12, 8)
+    assert np.allclose(arrays["mean"][4], records[4]["mean"], atol=1e-5)
+    assert cli(["encode", "--model", str(tmp_path / "missing.pt"), "--input", str(tmp_path / "in.txt")]) == 2
+    assert "missing.pt: no such file" in capsys.readouterr().err
