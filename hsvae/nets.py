@@ -5,6 +5,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from hsvae.batching import EOS, PAD
+from hsvae.chunked_ce import linear_cross_entropy
 
 
 class GRUEncoder(nn.Module):
@@ -67,6 +68,9 @@ class GRUDecoder(nn.Module):
         self.embedding = embedding
         self.gru = nn.GRU(embedding.embedding_dim + latent_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, embedding.num_embeddings)
+        # Tokens per chunk of the fused projection + cross-entropy (0: one ordinary pass).
+        # Chunks bound memory at large vocabulary x batch at the cost of one extra matmul.
+        self.ce_chunk = 0
 
     def reconstruction_loss(self, z: torch.Tensor, batch) -> torch.Tensor:
         """Token cross-entropy summed over each sentence (padding ignored), shape (B,)."""
@@ -82,7 +86,9 @@ class GRUDecoder(nn.Module):
         steps = torch.cat([embedded, z.to(embedded.dtype).unsqueeze(1).expand(-1, length + 1, -1)], -1)
         states, _ = self.gru(steps)
         # Project only real positions: the vocabulary projection is the step's largest cost.
-        logits = self.output(states[mask])
-        token_loss = F.cross_entropy(logits.float(), targets[mask], reduction="none")
+        if self.ce_chunk:
+            token_loss = linear_cross_entropy(states[mask], self.output, targets[mask], self.ce_chunk)
+        else:
+            token_loss = F.cross_entropy(self.output(states[mask]).float(), targets[mask], reduction="none")
         row_of_token = rows.unsqueeze(1).expand(-1, length + 1)[mask]
         return torch.zeros(n, device=tokens.device).index_add_(0, row_of_token, token_loss)

@@ -109,6 +109,7 @@ SCHEMA = {
         "lr": POSITIVE,
         "bert_lr": POSITIVE,
         "grad_clip": WEIGHT,
+        "ce_chunk": _number(int, 0),
     },
     "models": _subset(*VAE_MODELS),
     "baselines": _subset(*BASELINES),

@@ -49,6 +49,7 @@ def pretrain(name, params, train_split, valid_split, vocab_size, device, dtype, 
     seed = params["seed"]
     torch.manual_seed(seed)
     model = build_vae(name, vocab_size, arch, hparams).to(device)
+    model.decoder.ce_chunk = train["ce_chunk"]
     with_text = arch_uses_text(name)
     lr = train["bert_lr"] if with_text else train["lr"]
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

@@ -140,3 +140,41 @@ def test_bert_padding_invariance(tiny_bert):
 
 def test_hsvae_is_a_vae_subclass_with_the_shared_interface():
     assert issubclass(HSVAE, VAE_MODELS["vae"][0])
+
+
+def test_chunked_cross_entropy_matches_the_plain_one():
+    from hsvae.chunked_ce import linear_cross_entropy
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(12, 50).double()
+    hidden = torch.randn(37, 12, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(0, 50, (37,))
+    weights = torch.rand(37, dtype=torch.float64)
+    plain = torch.nn.functional.cross_entropy(linear(hidden), targets, reduction="none")
+    grads = torch.autograd.grad((plain * weights).sum(), [hidden, linear.weight, linear.bias])
+    chunked = linear_cross_entropy(hidden, linear, targets, chunk=8)
+    chunked_grads = torch.autograd.grad((chunked * weights).sum(), [hidden, linear.weight, linear.bias])
+    assert torch.allclose(chunked, plain)
+    assert all(torch.allclose(a, b) for a, b in zip(grads, chunked_grads))
+
+
+def test_decoder_loss_is_the_same_with_chunks():
+    model = build("vae")
+    batch = make_batch()
+    z = torch.randn(len(batch), ARCH["latent_dim"])
+    plain = model.decoder.reconstruction_loss(z, batch)
+    model.decoder.ce_chunk = 5
+    assert torch.allclose(model.decoder.reconstruction_loss(z, batch), plain, atol=1e-5)
+
+
+def test_the_benchmarks_naive_baseline_computes_the_same_loss():
+    from benchmarks.train_throughput import naive
+
+    model = build("vae")
+    batch = make_batch()
+    z = torch.randn(len(batch), ARCH["latent_dim"])
+    with torch.no_grad():
+        features, rec = model.encoder(batch), model.decoder.reconstruction_loss(z, batch)
+        naive(model)
+        assert torch.allclose(model.encoder(batch), features, atol=1e-6)
+        assert torch.allclose(model.decoder.reconstruction_loss(z, batch), rec, atol=1e-5)

@@ -1,0 +1,77 @@
+"""Wall time of the pipeline's own training code (no DVC) for a set of models: preprocess a
+pre-split corpus, pretrain each VAE, train its frozen-encoder classifier, with the params
+given. Used to time the paper's configuration on a GPU.
+
+    python benchmarks/pipeline_timing.py --corpus DIR --models vae hsvae -S preset=paper -S train.precision=bf16
+"""
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from hsvae.classify import train_head
+from hsvae.device import resolve_device, resolve_precision
+from hsvae.params import validate
+from hsvae.preprocess import preprocess
+from hsvae.pretrain import encoder_features, evaluate, pretrain
+from hsvae.splits import Split
+
+
+def set_key(params, dotted, value):
+    *path, last = dotted.split(".")
+    for key in path:
+        params = params[key]
+    params[last] = yaml.safe_load(value)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", type=Path, required=True, help="a folder in the `local` corpus format")
+    parser.add_argument("--models", nargs="+", default=["vae", "mat_vae", "hsvae"])
+    parser.add_argument("--work", type=Path, default=Path("data/timing"))
+    parser.add_argument("-S", action="append", default=[], help="key=value, as dvc exp run -S")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    params["data"].update(corpus="local", local_dir=str(args.corpus))
+    for item in args.S:
+        set_key(params, *item.split("=", 1))
+    params = validate(params)
+    device = resolve_device(params["train"]["device"])
+    dtype = resolve_precision(params["train"]["precision"], device)
+    results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+               "precision": params["train"]["precision"], "arch": params["arch"], "train": params["train"]}
+    start = time.perf_counter()
+    stats = preprocess(args.corpus, args.work, params["data"], params["seed"])
+    results["preprocess_s"] = time.perf_counter() - start
+    results["sentences"] = {s: v["sentences"] for s, v in stats["splits"].items()}
+    splits = {s: Split(args.work, s) for s in ("train", "valid", "test")}
+    vocab = len((args.work / "vocab.txt").read_text().splitlines())
+    for name in args.models:
+        start = time.perf_counter()
+        model, history = pretrain(name, params, splits["train"], splits["valid"], vocab, device, dtype,
+                                  args.work / f"{name}.pt", progress=False)
+        pretrain_s = time.perf_counter() - start
+        start = time.perf_counter()
+        model.eval().requires_grad_(False)
+        test = evaluate(model, splits["test"], params["train"]["eval_batch_size"], device, seed=params["seed"])
+        features = {s: encoder_features(model.encoder, splits[s], params["train"]["eval_batch_size"], device)
+                    for s in splits}
+        _, _, predictions = train_head(name, features, {s: splits[s].labels for s in splits},
+                                       lambda rows: model.sample_from_features(rows, params["classify"]["samples"]),
+                                       splits["train"].classes, params["classify"], params["seed"], device,
+                                       progress=False)
+        results[name] = {"pretrain_s": pretrain_s, "classify_s": time.perf_counter() - start,
+                         "epochs": len(history), "valid_rec_first_last": [history[0]["valid/rec"], history[-1]["valid/rec"]],
+                         "test_accuracy": float((predictions["test"] == splits["test"].labels).mean()),
+                         "test_ah_sample": test["ah_sample"], "test_ah_mean": test["ah_mean"], "test_rec": test["rec"]}
+        print(json.dumps({name: results[name]}), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Where one HSVAE training step spends its time, at the paper's architecture.
+
+    python benchmarks/profile_step.py [--device cpu|cuda] [--batch 64]
+
+Profiles a few steps with torch.profiler and groups self time into: output projection (the
+matmuls touching the 20k vocabulary), cross-entropy, GRU, embedding, optimizer, other ops;
+data loading (collate) is timed around the profiled region."""
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from benchmarks.train_throughput import HSVAE, PAPER_ARCH, SHARED, VOCAB, sentences
+from hsvae.batching import bucketed_batches, collate
+from hsvae.device import autocast
+from hsvae.models import build_vae
+
+
+def category(name: str, shapes) -> str:
+    flat = str(shapes)
+    if any(k in name for k in ("gru", "rnn", "lstm")):
+        return "GRU"
+    if "embedding" in name:
+        return "embedding"
+    if "cross_entropy" in name or "log_softmax" in name or "nll_loss" in name:
+        return "cross-entropy"
+    if any(k in name for k in ("mm", "linear", "matmul")) and str(VOCAB) in flat:
+        return "output projection"
+    if "_foreach" in name or "adam" in name.lower():
+        return "optimizer"
+    return "other ops"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--text-dir", default=str(SHARED))
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    dtype = torch.bfloat16 if args.precision == "bf16" else None
+    rng = np.random.default_rng(0)
+    from pathlib import Path
+
+    data, lengths, _ = sentences(rng, Path(args.text_dir))
+    torch.manual_seed(0)
+    model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
+    order = bucketed_batches(lengths, args.batch, rng)
+
+    def step(indices):
+        start = time.perf_counter()
+        batch = collate([data[j] for j in indices], np.zeros(len(indices))).to(device)
+        loading = time.perf_counter() - start
+        with autocast(device, dtype):
+            loss = model.loss_terms(batch)["total"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loading
+
+    step(order[0])
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    loading = 0.0
+    with profile(activities=activities, record_shapes=True) as prof:
+        start = time.perf_counter()
+        for indices in order[1 : 1 + args.steps]:
+            loading += step(indices)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    totals = defaultdict(float)
+    for event in prof.key_averages(group_by_input_shape=True):
+        totals[category(event.key, event.input_shapes)] += getattr(event, attr) / 1e6
+    measured = sum(totals.values())
+    print(f"{args.device} {args.precision}, batch {args.batch}, {args.steps} steps, wall {wall:.2f} s")
+    print(f"{'part':<20}{'seconds':>10}{'share':>8}")
+    for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<20}{seconds:>10.3f}{seconds / measured:>8.1%}")
+    print(f"{'data loading':<20}{loading:>10.3f}{loading / wall:>8.1%} of wall time")
+    print(prof.key_averages().table(sort_by=attr, row_limit=12))
+
+
+if __name__ == "__main__":
+    main()
