@@ -3,7 +3,7 @@
 gamma is the probability of the SPIKE: gamma -> 1 switches a dimension off (z_i ~ 0).
 """
 import torch
-from torch.distributions import Beta, Distribution, Normal, constraints
+from torch.distributions import Distribution, Normal, constraints
 
 # Keeps log(gamma) and log(1 - gamma) finite while leaving the density normalised.
 GAMMA_EPS = 1e-6

@@ -184,7 +184,7 @@ class ClassifierHead(nn.Sequential):
         )
 
 
-# name -> (class, encoder kind, the keyword arguments its params section provides)
+# name -> (class, encoder kind); the model's params section gives its keyword arguments
 VAE_MODELS = {
     "vae": (VAE, "gru"),
     "vae_l1": (PenalisedVAE, "gru"),
@@ -202,7 +202,7 @@ _RENAMES = {"lambda": "lam"}
 def build_vae(name: str, vocab_size: int, arch: dict, hparams: dict) -> VAE:
     """A VAE from its name, the `arch` params section and its own params section."""
     cls, encoder = VAE_MODELS[name]
-    kwargs = {_RENAMES.get(k, k): v for k, v in hparams.items() if k != "lr"}
+    kwargs = {_RENAMES.get(k, k): v for k, v in hparams.items()}
     if name in ("vae_l1", "vae_l2"):
         kwargs["norm"] = name[-2:]
     return cls(

@@ -3,8 +3,18 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.analysis import (class_kl, class_separation, figure_accuracy_sparsity, figure_hoyer_over_training,
-                            gamma_class, gamma_means, heat_map, most_distinct_window, summarise, write_report)
+from hsvae.analysis import (
+    class_kl,
+    class_separation,
+    figure_accuracy_sparsity,
+    figure_hoyer_over_training,
+    gamma_class,
+    gamma_means,
+    heat_map,
+    most_distinct_window,
+    summarise,
+    write_report,
+)
 from hsvae.atomic import atomic_path, write_json
 from hsvae.metrics import mean_off_diagonal
 from hsvae.pretrain import arch_uses_text

@@ -7,11 +7,11 @@ from dvclive import Live
 
 from hsvae.atomic import write_json
 from hsvae.classify import train_head, train_simple_classifier
+from hsvae.models import VAE_MODELS
 from hsvae.nets import BertEncoder
+from hsvae.params import BASELINES
 from hsvae.pretrain import arch_uses_text, encoder_features, evaluate
 from hsvae.splits import Split
-from hsvae.models import VAE_MODELS
-from hsvae.params import BASELINES
 from hsvae.stage import DATA, device_and_dtype, load_params, model_argument, run
 from hsvae.store import load_vae
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 from dvclive import Live
 
-from hsvae.splits import Split
-from hsvae.pretrain import pretrain
 from hsvae.models import VAE_MODELS
+from hsvae.pretrain import pretrain
+from hsvae.splits import Split
 from hsvae.stage import DATA, device_and_dtype, load_params, model_argument, run
 
 

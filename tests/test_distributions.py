@@ -4,8 +4,14 @@ import pytest
 import torch
 from torch.distributions import Beta, Normal, kl_divergence
 
-from hsvae.distributions import (SpikeAndSlab, clamp_straight_through, hard_binary_concrete, kl_beta,
-                                 kl_normal_standard, monte_carlo_kl)
+from hsvae.distributions import (
+    SpikeAndSlab,
+    clamp_straight_through,
+    hard_binary_concrete,
+    kl_beta,
+    kl_normal_standard,
+    monte_carlo_kl,
+)
 
 
 def quadrature(f, low=-30.0, high=30.0, n=600_001):

@@ -8,8 +8,8 @@ import yaml
 from hsvae.cli import main as cli
 from hsvae.corpora import download
 from hsvae.encode import jaccard, load_encoder, neighbours
-from hsvae.pretrain import pretrain
 from hsvae.preprocess import preprocess
+from hsvae.pretrain import pretrain
 from hsvae.splits import Split
 from tests.pipeline_utils import ROOT, TINY, overlay
 

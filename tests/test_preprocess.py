@@ -159,7 +159,7 @@ def test_synthetic_signal_sets_class_divergence():
         words = sorted({w for _, t in rows for w in t.split()})
         index = {w: i for i, w in enumerate(words)}
         ids = [np.array([index[w] for w in t.split()]) for _, t in rows]
-        kl.append(mean_off_diagonal(pairwise_kl(class_word_distributions(ids, [l for l, _ in rows], 4, len(words)))))
+        kl.append(mean_off_diagonal(pairwise_kl(class_word_distributions(ids, [label for label, _ in rows], 4, len(words)))))
     assert kl[0] < kl[1] < kl[2]
     assert kl[2] > 3 * kl[0]
 
@@ -168,5 +168,5 @@ def test_synthetic_corpus_is_deterministic_and_class_lengths_differ():
     a = list(SyntheticCorpus(seed=3).sentences(50, np.random.default_rng(0)))
     b = list(SyntheticCorpus(seed=3).sentences(50, np.random.default_rng(0)))
     assert a == b
-    mean_length = [np.mean([len(t.split()) for l, t in a if l == c]) for c in range(10)]
+    mean_length = [np.mean([len(t.split()) for label, t in a if label == c]) for c in range(10)]
     assert max(mean_length) > 1.5 * min(mean_length)
