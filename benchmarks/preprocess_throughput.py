@@ -41,7 +41,7 @@ def main():
     args = parser.parse_args()
     pool, source = texts(args.text_dir, CLASSES * (TRAIN_POOL + TEST_POOL))
     data = {"corpus": "dbpedia", "per_class": {"train": 10_000, "valid": 1_000, "test": 1_000}, "min_length": 1,
-            "max_length": 200, "vocab_size": 20_000, "oversample": 1.0}
+            "max_length": 200, "vocab_size": 20_000, "oversample": 1.0, "workers": 2}
     results = {"sentences": len(pool), "text": source}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"

@@ -91,6 +91,7 @@ SCHEMA = {
         "max_length": COUNT,
         "vocab_size": COUNT,
         "oversample": _number(float, 1),
+        "workers": COUNT,
         "synthetic": {
             "classes": _number(int, 2),
             "signal": _number(float, 0, 1),

@@ -31,11 +31,33 @@ def make_tokenizer():
     return spacy.blank("en")
 
 
-def tokenize(texts, nlp=None, batch_size: int = 2000, n_process: int = 1) -> list:
-    """Clean, tokenise (batched `nlp.pipe`) and lower-case; one token list per text."""
+def tokenize(texts, nlp=None, batch_size: int = 2000) -> list:
+    """Clean, tokenise (batched `nlp.tokenizer.pipe`) and lower-case; one token list per text."""
     nlp = nlp or make_tokenizer()
     cleaned = [clean(t) for t in texts]
-    return [[t.lower_ for t in doc] for doc in nlp.pipe(cleaned, batch_size=batch_size, n_process=n_process)]
+    return [[t.lower_ for t in doc] for doc in nlp.tokenizer.pipe(cleaned, batch_size=batch_size)]
+
+
+_worker_nlp = None
+
+
+def _tokenize_chunk(texts):
+    global _worker_nlp
+    _worker_nlp = _worker_nlp or make_tokenizer()
+    # One string per sentence pickles far faster than lists of tokens; tokens never contain
+    # spaces (cleaning squeezes white space), so splitting on " " restores them exactly.
+    return [" ".join(tokens) for tokens in tokenize(texts, _worker_nlp)]
+
+
+def tokenize_parallel(texts, workers: int, chunk: int = 5000) -> list:
+    """`tokenize` spread over `workers` processes (results in input order)."""
+    if workers <= 1 or len(texts) <= chunk:
+        return tokenize(texts)
+    import multiprocessing
+
+    chunks = [texts[i : i + chunk] for i in range(0, len(texts), chunk)]
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return [joined.split(" ") if joined else [] for part in pool.imap(_tokenize_chunk, chunks) for joined in part]
 
 
 class Vocabulary:
@@ -85,9 +107,10 @@ def reservoir_by_class(rows, classes: int, capacity: int, rng: np.random.Generat
     return kept, seen
 
 
-def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int, nlp, stats: dict):
+def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int, stats: dict):
     """Per class: exactly per_class[split] sentences within the length limits, train and
-    valid drawn disjointly from train.csv, test from test.csv."""
+    valid drawn disjointly from train.csv, test from test.csv. Only the sampled candidates
+    are tokenised, all classes at once over `data["workers"]` processes."""
     per_class, oversample = data["per_class"], data["oversample"]
     low, high = data["min_length"], data["max_length"]
     rng = np.random.default_rng(seed)
@@ -99,8 +122,9 @@ def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int,
         kept, seen = reservoir_by_class(
             read_csv(raw / f"{pool}.csv", text_column, classes, dropped), classes, math.ceil(need * oversample), rng
         )
+        tokens = iter(tokenize_parallel([t for texts in kept for t in texts], data["workers"]))
         for label in range(classes):
-            candidates = [t for t in tokenize(kept[label], nlp) if low <= len(t) <= high]
+            candidates = [t for t in (next(tokens) for _ in kept[label]) if low <= len(t) <= high]
             dropped["length"] += len(kept[label]) - len(candidates)
             if len(candidates) < need:
                 raise CorpusTooSmall(
@@ -135,7 +159,7 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
     if layout(data["corpus"]) == "csv":
         classes = len((raw / "classes.txt").read_text().split())
         text_column = corpus_spec.text_column if corpus_spec is not None else 1
-        splits = sample_csv(raw, data, seed, text_column, classes, make_tokenizer(), stats)
+        splits = sample_csv(raw, data, seed, text_column, classes, stats)
     else:
         splits = read_presplit(raw)
         classes = 1 + max(max(labels) for _, labels in splits.values())

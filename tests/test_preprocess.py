@@ -14,7 +14,7 @@ from hsvae.synthetic import SyntheticCorpus
 
 DATA = {
     "corpus": "synthetic", "local_dir": "", "per_class": {"train": 30, "valid": 5, "test": 6},
-    "min_length": 1, "max_length": 60, "vocab_size": 300, "oversample": 1.5,
+    "min_length": 1, "max_length": 60, "vocab_size": 300, "oversample": 1.5, "workers": 2,
     "synthetic": {"classes": 4, "signal": 0.6, "background_vocab": 200, "topic_words": 20, "mean_phrases": [1.5, 4.0]},
 }
 
