@@ -55,8 +55,9 @@ def main():
                                            device, live)
         for split in ("valid", "test"):
             metrics[f"{split}_accuracy"] = float((predictions[split] == labels[split]).mean())
-        live.log_sklearn_plot("confusion_matrix", labels["test"].tolist(), predictions["test"].tolist(),
-                              name="confusion_matrix.json")
+        names = Path(DATA, "classes.txt").read_text().split()
+        live.log_sklearn_plot("confusion_matrix", [names[i] for i in labels["test"]],
+                              [names[i] for i in predictions["test"]], name="confusion_matrix.json")
     write_json(out / "test.json", metrics)
 
 
