@@ -31,7 +31,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", type=Path, required=True, help="a folder in the `local` corpus format")
     parser.add_argument("--models", nargs="+", default=["vae", "mat_vae", "hsvae"])
-    parser.add_argument("--work", type=Path, default=Path("data/timing"))
+    parser.add_argument("--work", type=Path, default=Path("data/downloads/timing"))
     parser.add_argument("-S", action="append", default=[], help="key=value, as dvc exp run -S")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
