@@ -9,7 +9,7 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"train.device = {name!r}: CUDA is not available on this machine; use auto or cpu")
+        raise ValueError(f"train.device = {name!r}: CUDA is not available on this machine; use auto or cpu")
     return device
 
 
