@@ -48,3 +48,35 @@ def test_frozen_encoder_is_bit_identical_and_head_learns_separable_codes():
     assert all(shape[0] == 5 for shape in calls)
     assert (predictions["test"] == labels["test"]).mean() > 0.7
     assert history[-1]["train/nll"] < history[0]["train/nll"]
+
+
+def test_bert_encoder_stays_frozen_in_the_classify_path(tiny_bert):
+    from hsvae.batching import collate
+    from hsvae.pretrain import encoder_features
+    from tests.conftest import ARCH, make_batch
+
+    model = build("b_hsvae", {**ARCH, "bert": tiny_bert})
+    model.requires_grad_(False)
+    before = copy.deepcopy(model.state_dict())
+    data = make_batch(n=40, seed=3)
+
+    class Texts:  # a split-like view of one batch
+        lengths = data.lengths.numpy()
+        labels = data.labels.numpy()
+
+        def __len__(self):
+            return len(data)
+
+        def batch(self, indices, with_text=False):
+            return collate([data.tokens[i, : data.lengths[i]].numpy() for i in indices], data.labels[indices],
+                           [data.texts[i] for i in indices])
+
+    features = encoder_features(model.encoder, Texts(), 16, torch.device("cpu"), with_text=True)
+    assert features.shape == (40, 16)
+    split = {"train": features, "valid": features[:10], "test": features[10:20]}
+    labels = {"train": Texts.labels, "valid": Texts.labels[:10], "test": Texts.labels[10:20]}
+    cfg = {"hidden": 32, "lr": 1e-2, "epochs": 2, "batch_size": 8}
+    train_head("b_hsvae", split, labels, lambda rows: model.sample_from_features(rows, 5), 3, cfg, 0,
+               torch.device("cpu"), progress=False)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
