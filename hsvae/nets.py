@@ -68,8 +68,8 @@ class GRUDecoder(nn.Module):
         self.embedding = embedding
         self.gru = nn.GRU(embedding.embedding_dim + latent_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, embedding.num_embeddings)
-        # Tokens per chunk of the fused projection + cross-entropy (0: one ordinary pass).
-        # Chunks bound memory at large vocabulary x batch at the cost of one extra matmul.
+        # Tokens per chunk of the fused projection + cross-entropy (0: one ordinary pass);
+        # set from train.ce_chunk by the training code.
         self.ce_chunk = 0
 
     def reconstruction_loss(self, z: torch.Tensor, batch) -> torch.Tensor:

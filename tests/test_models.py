@@ -156,6 +156,12 @@ def test_chunked_cross_entropy_matches_the_plain_one():
     chunked_grads = torch.autograd.grad((chunked * weights).sum(), [hidden, linear.weight, linear.bias])
     assert torch.allclose(chunked, plain)
     assert all(torch.allclose(a, b) for a, b in zip(grads, chunked_grads))
+    # a mean of the losses (uniform upstream gradient) takes the path without recomputation
+    plain = torch.nn.functional.cross_entropy(linear(hidden), targets, reduction="none")
+    grads = torch.autograd.grad(plain.mean(), [hidden, linear.weight, linear.bias])
+    chunked_grads = torch.autograd.grad(linear_cross_entropy(hidden, linear, targets, chunk=8).mean(),
+                                        [hidden, linear.weight, linear.bias])
+    assert all(torch.allclose(a, b) for a, b in zip(grads, chunked_grads))
 
 
 def test_decoder_loss_is_the_same_with_chunks():
