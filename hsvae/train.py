@@ -47,12 +47,13 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
         for metrics in history:  # DVC cleared the logs of the killed run: write them again
             _log(live, metrics)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    for epoch in range(start, epochs):
+    for epoch in tqdm(range(start, epochs), desc=f"{name} epochs", initial=start, total=epochs,
+                      disable=not progress, position=0):
         torch.manual_seed(seed * 100_003 + epoch)
         order = batches(np.random.default_rng([seed, epoch]))
         model.train()
         sums, count = {}, 0
-        bar = tqdm(order, desc=f"{name} epoch {epoch + 1}/{epochs}", leave=False, disable=not progress)
+        bar = tqdm(order, desc=f"epoch {epoch + 1} batches", leave=False, disable=not progress, position=1)
         for step, indices in enumerate(bar):
             with autocast(device, dtype):
                 values = terms(indices)
