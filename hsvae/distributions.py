@@ -95,11 +95,6 @@ def kl_beta(a1, b1, a2, b2):
     )
 
 
-def kl_normal_standard(loc, scale):
-    """KL(N(loc, scale) || N(0, 1)) in closed form, elementwise."""
-    return 0.5 * (loc**2 + scale**2 - 1) - torch.log(scale)
-
-
 def monte_carlo_kl(q: Distribution, p: Distribution, z: torch.Tensor) -> torch.Tensor:
     """Single-sample estimate log q(z) - log p(z), summed over the last (latent) dimension.
     Used where no closed form exists (a mixture on either side)."""

@@ -31,11 +31,6 @@ class VAE(nn.Module):
         self.loc_head = nn.Linear(feature_dim, latent_dim)
         self.scale_head = nn.Linear(feature_dim, latent_dim)
 
-    def encoder_parameters(self):
-        """Parameters that map a sentence to q(z|x): what the classify stage freezes."""
-        heads = [m for name, m in self.named_children() if name.endswith("_head")]
-        return [p for m in [self.encoder, *heads] for p in m.parameters()]
-
     def slab(self, features):
         # Heads run in fp32 under autocast: the distributions' math needs the precision.
         features = features.float()
@@ -45,11 +40,19 @@ class VAE(nn.Module):
     def posterior(self, features) -> Normal:
         return Normal(*self.slab(features))
 
-    def loss_terms(self, batch):
-        q_z = self.posterior(self.encoder(batch))
-        z = q_z.rsample()
-        rec = self.decoder.reconstruction_loss(z, batch).mean()
+    def features(self, batch, features=None):
+        """The encoder's features of `batch`, unless the caller already has them."""
+        return self.encoder(batch) if features is None else features
+
+    def gaussian_terms(self, batch, features=None):
+        """q(z|x), reconstruction and closed-form KL against N(0, I) for one sample of z."""
+        q_z = self.posterior(self.features(batch, features))
+        rec = self.decoder.reconstruction_loss(q_z.rsample(), batch).mean()
         kl_z = kl_divergence(q_z, Normal(0.0, 1.0)).sum(-1).mean()
+        return q_z, rec, kl_z
+
+    def loss_terms(self, batch, features=None):
+        _, rec, kl_z = self.gaussian_terms(batch, features)
         return {"rec": rec, "kl_z": kl_z, "total": rec + self.psi * kl_z}
 
     # The frozen-encoder classifier samples from cached encoder features: *_from_features.
@@ -74,11 +77,8 @@ class PenalisedVAE(VAE):
         super().__init__(*args, **kwargs)
         self.norm, self.weight = norm, weight
 
-    def loss_terms(self, batch):
-        q_z = self.posterior(self.encoder(batch))
-        z = q_z.rsample()
-        rec = self.decoder.reconstruction_loss(z, batch).mean()
-        kl_z = kl_divergence(q_z, Normal(0.0, 1.0)).sum(-1).mean()
+    def loss_terms(self, batch, features=None):
+        q_z, rec, kl_z = self.gaussian_terms(batch, features)
         activations = torch.cat([q_z.loc, q_z.scale], -1)
         penalty = (activations.abs() if self.norm == "l1" else activations**2).sum(-1).mean()
         return {"rec": rec, "kl_z": kl_z, self.norm: penalty, "total": rec + self.psi * kl_z + self.weight * penalty}
@@ -96,8 +96,8 @@ class MatVAE(VAE):
         zeros = torch.zeros(self.latent_dim, device=device)
         return SpikeAndSlab(zeros + self.gamma, zeros, zeros + 1.0, self.spike_scale)
 
-    def loss_terms(self, batch):
-        q_z = self.posterior(self.encoder(batch))
+    def loss_terms(self, batch, features=None):
+        q_z = self.posterior(self.features(batch, features))
         z = q_z.rsample()
         prior = self.prior(z.device)
         rec = self.decoder.reconstruction_loss(z, batch).mean()
@@ -134,8 +134,8 @@ class HSVAE(VAE):
     def q_z(self, gamma, loc, scale):
         return SpikeAndSlab(gamma, loc, scale, self.spike_scale, self.temperature)
 
-    def loss_terms(self, batch):
-        q_gamma, loc, scale = self.posterior_parts(self.encoder(batch))
+    def loss_terms(self, batch, features=None):
+        q_gamma, loc, scale = self.posterior_parts(self.features(batch, features))
         gamma = q_gamma.rsample()
         q_z = self.q_z(gamma, loc, scale)
         z = q_z.rsample()

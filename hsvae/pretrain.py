@@ -30,9 +30,9 @@ def evaluate(model, split, batch_size, device, with_text=False, seed=0):
     samples, means = torch.empty(len(split), model.latent_dim), torch.empty(len(split), model.latent_dim)
     for indices in bucketed_batches(split.lengths, batch_size):
         batch = split.batch(indices, with_text).to(device)
-        for key, value in model.loss_terms(batch).items():
-            sums[key] = sums.get(key, 0.0) + float(value) * len(indices)
         features = model.encoder(batch)
+        for key, value in model.loss_terms(batch, features).items():
+            sums[key] = sums.get(key, 0.0) + float(value) * len(indices)
         samples[indices] = model.sample_from_features(features)[0].float().cpu()
         means[indices] = model.mean_from_features(features).float().cpu()
     metrics = {key: value / len(split) for key, value in sums.items()}
