@@ -13,7 +13,7 @@ import torch
 
 from hsvae.batching import bucketed_batches, collate
 from hsvae.models import HSVAE
-from hsvae.preprocess import Vocabulary, make_tokenizer, tokenize
+from hsvae.preprocess import Tokenizer, Vocabulary, tokenize
 from hsvae.splits import Split
 from hsvae.store import load_vae
 
@@ -27,7 +27,7 @@ class SentenceEncoder:
                  batch_size=256):
         self.model, self.vocab, self.data_dir = model, vocab, Path(data_dir)
         self.device, self.active_threshold, self.batch_size = torch.device(device), active_threshold, batch_size
-        self.nlp = make_tokenizer()
+        self.tokenizer = Tokenizer()
         self._scale = None
 
     @property
@@ -66,7 +66,7 @@ class SentenceEncoder:
         """Codes of raw sentences, cleaned and tokenised as the training data was: `mean`
         (posterior mean of z), `gamma` (mean of q(gamma|x), HSVAE only), `active` (indices of
         active dimensions per sentence) and `n_active`."""
-        means, gammas = self._encode_tokens(tokenize(list(sentences), self.nlp))
+        means, gammas = self._encode_tokens(tokenize(list(sentences), self.tokenizer))
         if self.sparse:
             mask = gammas < GAMMA_THRESHOLD
         else:

@@ -8,7 +8,7 @@ import pytest
 from hsvae.batching import SPECIALS, UNK
 from hsvae.corpora import download
 from hsvae.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
-from hsvae.preprocess import CorpusTooSmall, Vocabulary, clean, preprocess, tokenize
+from hsvae.preprocess import CorpusTooSmall, Tokenizer, Vocabulary, clean, preprocess, tokenize, tokenize_joined
 from hsvae.splits import Split
 from hsvae.synthetic import SyntheticCorpus
 
@@ -25,8 +25,46 @@ def test_cleaning_rules():
     assert clean("don't") == "don't"  # apostrophes are not quotation marks
 
 
+def test_clean_matches_its_regular_expression_definition():
+    # The fast string-method cleaning against the rules written as regular expressions.
+    import random
+    import re
+
+    def reference(text):
+        text = re.sub(r"(?:https?://|ftp://|www\.)\S+", " ", text, flags=re.IGNORECASE)
+        text = re.sub(r"\"|``|''|`", " ", text.encode("ascii", "ignore").decode("ascii"))
+        return re.sub(r"\s+", " ", text).strip()
+
+    pieces = list("ab W.:/'\"`\t\n\x1c\r") + ["http://", "HTTPS://", "ftp://", "www.", "wWw.", "\u00e9", "\u00a0", "''"]
+    rng = random.Random(0)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
+        assert clean(text) == reference(text), repr(text)
+
+
 def test_tokenize_lowercases_with_spacy():
     assert tokenize(["The U.K. isn't BIG."]) == [["the", "u.k.", "is", "n't", "big", "."]]
+
+
+def test_memoised_tokenizer_gives_spacys_tokens():
+    import spacy
+
+    nlp = spacy.blank("en")
+    texts = ["The U.K. isn't BIG.", "(don't) stop: a.m. 10km $5.00 e-mail ... :) U.S.A.'s", "Dr. Smith's cat-dog (1999).",
+             "gonna wanna can't won't ain't y'all", "3/4 of 12,000 km/h; e.g. etc. vs. Mr. -- hello--world!!",
+             "I'm here.", "im youre dont", "'Hello' she said, 'it's 5 o'clock'.", "(a.) [b] {c}"] * 2
+    tokenizer = Tokenizer()
+    for text in texts:  # twice each: the second pass comes from the memo
+        expected = [t.lower_ for t in nlp.tokenizer(clean(text))]
+        assert tokenizer(text).split(" ") == expected, text
+    assert len(tokenizer.memo) == len({chunk for text in texts for chunk in clean(text).split(" ")})
+
+
+def test_worker_processes_give_the_same_sentences_in_order():
+    texts = [f"Sentence {i}: it's No. {i % 7}, isn't it?" for i in range(500)]
+    alone = tokenize_joined(texts, 1, Tokenizer())
+    assert tokenize_joined(texts, 2, Tokenizer(), chunk=64) == alone
+    assert alone[3] == "sentence 3 : it 's no . 3 , is n't it ?"
 
 
 def test_vocabulary_cap_specials_and_ties():
