@@ -1,13 +1,15 @@
 """Where one HSVAE training step spends its time, at the paper's architecture.
 
-    python benchmarks/profile_step.py [--device cpu|cuda] [--batch 64]
+    python benchmarks/profile_step.py [--device cpu|cuda] [--batch 256] [--precision bf16] [--ce-chunk 1024]
 
 Profiles a few steps with torch.profiler and groups self time into: output projection (the
-matmuls touching the 20k vocabulary), cross-entropy, GRU, embedding, optimizer, other ops;
-data loading (collate) is timed around the profiled region."""
+matmuls touching the 20k vocabulary), softmax / cross-entropy (the other ops on vocabulary-
+sized tensors), GRU matmuls, embedding, optimizer, other ops (GRU gates, copies, the
+distributions); data loading (collate) is timed around the profiled region."""
 import argparse
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,41 +17,47 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.train_throughput import HSVAE, PAPER_ARCH, SHARED, VOCAB, sentences
 from hsvae.batching import bucketed_batches, collate
+from hsvae.chunked_ce import ALIGN
 from hsvae.device import autocast
 from hsvae.models import build_vae
+
+VOCAB_SIZES = (str(VOCAB), str(-(-VOCAB // ALIGN) * ALIGN))  # as is, and padded inside the fused op
+GATES = str(3 * PAPER_ARCH["hidden_dim"])  # a GRU's matmuls produce or consume its three gates
 
 
 def category(name: str, shapes) -> str:
     flat = str(shapes)
-    if any(k in name for k in ("gru", "rnn", "lstm")):
-        return "GRU"
-    if "embedding" in name:
-        return "embedding"
-    if "cross_entropy" in name or "log_softmax" in name or "nll_loss" in name:
-        return "cross-entropy"
-    if any(k in name for k in ("mm", "linear", "matmul")) and str(VOCAB) in flat:
-        return "output projection"
+    vocabulary_sized = any(size in flat for size in VOCAB_SIZES)
+    matmul = any(k in name for k in ("mm", "linear", "matmul"))
     if "_foreach" in name or "adam" in name.lower():
         return "optimizer"
+    if "embedding" in name:
+        return "embedding"
+    if matmul and vocabulary_sized:
+        return "output projection"
+    if vocabulary_sized or "cross_entropy" in name or "log_softmax" in name or "nll_loss" in name:
+        return "softmax / cross-entropy"
+    if matmul and GATES in flat or any(k in name for k in ("gru", "rnn", "cudnn")):
+        return "GRU matmuls / kernels"
     return "other ops"
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--ce-chunk", type=int, default=1024, help="train.ce_chunk (0: plain cross-entropy)")
     parser.add_argument("--text-dir", default=str(SHARED))
     args = parser.parse_args()
     device = torch.device(args.device)
     dtype = torch.bfloat16 if args.precision == "bf16" else None
     rng = np.random.default_rng(0)
-    from pathlib import Path
-
     data, lengths, _ = sentences(rng, Path(args.text_dir))
     torch.manual_seed(0)
     model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE).to(device)
+    model.decoder.ce_chunk = args.ce_chunk
     optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
     order = bucketed_batches(lengths, args.batch, rng)
 
@@ -79,7 +87,7 @@ def main():
     for event in prof.key_averages(group_by_input_shape=True):
         totals[category(event.key, event.input_shapes)] += getattr(event, attr) / 1e6
     measured = sum(totals.values())
-    print(f"{args.device} {args.precision}, batch {args.batch}, {args.steps} steps, wall {wall:.2f} s")
+    print(f"{args.device} {args.precision}, batch {args.batch}, ce_chunk {args.ce_chunk}, {args.steps} steps, wall {wall:.2f} s")
     print(f"{'part':<20}{'seconds':>10}{'share':>8}")
     for name, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"{name:<20}{seconds:>10.3f}{seconds / measured:>8.1%}")

@@ -138,24 +138,25 @@ def test_bert_padding_invariance(tiny_bert):
     assert torch.allclose(alone, together, atol=1e-5)
 
 
-def test_chunked_cross_entropy_matches_the_plain_one():
+@pytest.mark.parametrize("tokens,chunk", [(37, 8), (600, 300), (600, 1024)])  # chunks of 1, 2 and 3 softmax passes
+def test_chunked_cross_entropy_matches_the_plain_one(tokens, chunk):
     from hsvae.chunked_ce import linear_cross_entropy
 
     torch.manual_seed(0)
-    linear = torch.nn.Linear(12, 50).double()
-    hidden = torch.randn(37, 12, dtype=torch.float64, requires_grad=True)
-    targets = torch.randint(0, 50, (37,))
-    weights = torch.rand(37, dtype=torch.float64)
+    linear = torch.nn.Linear(12, 50).double()  # 50 words: padded to 64 inside
+    hidden = torch.randn(tokens, 12, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(0, 50, (tokens,))
+    weights = torch.rand(tokens, dtype=torch.float64)
     plain = torch.nn.functional.cross_entropy(linear(hidden), targets, reduction="none")
     grads = torch.autograd.grad((plain * weights).sum(), [hidden, linear.weight, linear.bias])
-    chunked = linear_cross_entropy(hidden, linear, targets, chunk=8)
+    chunked = linear_cross_entropy(hidden, linear, targets, chunk=chunk)
     chunked_grads = torch.autograd.grad((chunked * weights).sum(), [hidden, linear.weight, linear.bias])
     assert torch.allclose(chunked, plain)
     assert all(torch.allclose(a, b) for a, b in zip(grads, chunked_grads))
     # a mean of the losses (uniform upstream gradient) takes the path without recomputation
     plain = torch.nn.functional.cross_entropy(linear(hidden), targets, reduction="none")
     grads = torch.autograd.grad(plain.mean(), [hidden, linear.weight, linear.bias])
-    chunked_grads = torch.autograd.grad(linear_cross_entropy(hidden, linear, targets, chunk=8).mean(),
+    chunked_grads = torch.autograd.grad(linear_cross_entropy(hidden, linear, targets, chunk=chunk).mean(),
                                         [hidden, linear.weight, linear.bias])
     assert all(torch.allclose(a, b) for a, b in zip(grads, chunked_grads))
 
