@@ -10,9 +10,8 @@ from hsvae.chunked_ce import linear_cross_entropy
 class GRUEncoder(nn.Module):
     """GRU over the embedded sentence; its state at the last real token is the feature.
     The GRU is causal, so that state does not depend on the padding after it. The padded
-    tensor runs as is rather than packed: with length-bucketed batches padding is under 2 %,
-    and on CPU a packed GRU runs 2.4x slower (per-step input projections instead of one
-    matmul over the sequence)."""
+    tensor runs as is rather than packed: with length-bucketed batches padding is a few per
+    cent, and PyTorch's packed GRU trains 2.4x slower on CPU (batch 256 x 36 tokens, GRU 512)."""
 
     def __init__(self, embedding: nn.Embedding, hidden_dim: int):
         super().__init__()
