@@ -35,7 +35,7 @@ class Tokenizer:
     objects per text; the memo returns joined strings for any chunk seen before. Cleaned text
     has single spaces only, so the special cases for white space itself never apply."""
 
-    MEMO_SIZE = 1_000_000
+    MEMO_SIZE = 1_000_000  # distinct chunks kept (about 160 MB); the memo restarts when full
 
     def __init__(self):
         import spacy
@@ -45,7 +45,7 @@ class Tokenizer:
             raise ValueError("spaCy tokenizer: a special case contains a space; chunks are not independent")
         self.memo = {}
 
-    def chunk(self, chunk: str) -> str:
+    def _remember(self, chunk: str) -> str:
         if len(self.memo) >= self.MEMO_SIZE:
             self.memo.clear()
         tokens = self.memo[chunk] = " ".join([t.lower_ for t in self.spacy(chunk)])
@@ -54,7 +54,7 @@ class Tokenizer:
     def __call__(self, text: str) -> str:
         """clean(text), tokenised and lower-cased, as tokens joined by single spaces."""
         memo = self.memo
-        return " ".join([memo.get(c) or self.chunk(c) for c in clean(text).split(" ")])
+        return " ".join([memo.get(c) or self._remember(c) for c in clean(text).split(" ")])
 
 
 def tokenize(texts, tokenizer=None) -> list:
