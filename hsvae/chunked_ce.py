@@ -22,9 +22,9 @@ ALIGN = 16
 SOFTMAX_ROWS = 64
 
 
-def _chunk_grads(hidden, w, b, targets, acc, grad_bias):
+def _chunk_grads(hidden, w, b, targets, acc, grad_bias=None):
     """Losses of the rows of `hidden`, and d(sum of losses)/d(logits) = softmax - one-hot in
-    the matmul dtype, written over the logits; adds its column sums to `grad_bias`."""
+    the matmul dtype, written over the logits; adds its column sums to `grad_bias` if given."""
     grad_logits = torch.addmm(b, hidden, w.t())
     losses = torch.empty(hidden.shape[0], dtype=acc, device=hidden.device)
     for start in range(0, hidden.shape[0], SOFTMAX_ROWS):
@@ -34,7 +34,8 @@ def _chunk_grads(hidden, w, b, targets, acc, grad_bias):
         losses[rows] = -log_probs[index]
         probs = log_probs.exp_()
         probs[index] -= 1
-        grad_bias += probs.sum(0)
+        if grad_bias is not None:
+            grad_bias += probs.sum(0)
         grad_logits[rows] = probs
     return losses, grad_logits
 
@@ -91,7 +92,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         for start in range(0, hidden.shape[0], ctx.chunk):
             rows = slice(start, start + ctx.chunk)
             h = hidden[rows].to(dtype)
-            _, grad_logits = _chunk_grads(h, w, b, targets[rows], acc, torch.zeros_like(grad_bias))
+            _, grad_logits = _chunk_grads(h, w, b, targets[rows], acc)
             grad_logits = grad_logits.to(acc) * grad_losses[rows, None].to(acc)
             grad_bias += grad_logits.sum(0)
             _add_matmul(grad_weight, grad_logits.to(dtype).t(), h)
