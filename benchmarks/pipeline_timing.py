@@ -13,11 +13,11 @@ import torch
 import yaml
 
 from hsvae.classify import train_head
-from hsvae.device import resolve_device, resolve_precision
 from hsvae.params import validate
 from hsvae.preprocess import preprocess
 from hsvae.pretrain import encoder_features, evaluate, pretrain
 from hsvae.splits import Split
+from hsvae.stage import device_and_dtype
 
 
 def set_key(params, dotted, value):
@@ -40,8 +40,7 @@ def main():
     for item in args.S:
         set_key(params, *item.split("=", 1))
     params = validate(params)
-    device = resolve_device(params["train"]["device"])
-    dtype = resolve_precision(params["train"]["precision"], device)
+    device, dtype = device_and_dtype(params)
     results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
                "precision": params["train"]["precision"], "arch": params["arch"], "train": params["train"]}
     start = time.perf_counter()

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
-from hsvae.encode import load_encoder, neighbours
+from hsvae.encode import chunks, load_encoder, neighbours
 
 
 def _lines(path):
@@ -16,24 +16,13 @@ def _lines(path):
             yield line.rstrip("\n")
 
 
-def _chunks(lines, size):
-    chunk = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def encode_command(args):
     encoder = load_encoder(args.model, args.data, args.device, active_threshold=args.threshold,
                            batch_size=args.batch_size)
     parts = {"mean": [], "gamma": [], "n_active": []}
     out = sys.stdout if args.output == "-" else open(args.output, "w") if args.format == "jsonl" else None
     bar = tqdm(unit=" sentences", disable=args.quiet, file=sys.stderr)
-    for chunk in _chunks(_lines(args.input), args.chunk):
+    for chunk in chunks(_lines(args.input), args.chunk):
         codes = encoder.encode(chunk)
         if args.format == "jsonl":
             for i in range(len(chunk)):

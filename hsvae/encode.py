@@ -14,6 +14,7 @@ import torch
 from hsvae.batching import bucketed_batches, collate
 from hsvae.models import HSVAE
 from hsvae.preprocess import Tokenizer, Vocabulary, tokenize
+from hsvae.pretrain import encoder_features
 from hsvae.splits import Split
 from hsvae.store import load_vae
 
@@ -56,8 +57,9 @@ class SentenceEncoder:
         (non-HSVAE models call a dimension active when |mean z| / scale > threshold)."""
         if self._scale is None:
             train = Split(self.data_dir, "train")
-            tokens = [[self.vocab.words[i] for i in s] for s in train.sentences]
-            means, _ = self._encode_tokens(tokens)
+            with torch.no_grad():
+                features = encoder_features(self.model.encoder, train, self.batch_size, self.device, with_text=True)
+                means = self.model.mean_from_features(features.to(self.device)).float().cpu().numpy()
             std = means.std(0)
             self._scale = np.where(std > 0, std, 1.0)
         return self._scale
@@ -89,30 +91,31 @@ def jaccard(a: set, b: set) -> float:
     return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 
+def chunks(items, size):
+    """Lists of up to `size` consecutive items of any iterable (streams stay streamed)."""
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def neighbours(encoder: SentenceEncoder, query: str, sentences, k=5, by="jaccard", chunk=10_000):
     """The k sentences most similar to `query`, streamed in chunks: by overlap of active
     dimensions (Jaccard; ties broken by cosine) or by cosine of the posterior means.
     Returns [(score, index, sentence)], best first."""
     q = encoder.encode([query])
     q_active, q_mean = set(q["active"][0].tolist()), q["mean"][0]
-    best, buffer, offset = [], [], 0
-
-    def flush():
-        nonlocal best, buffer, offset
-        if not buffer:
-            return
-        codes = encoder.encode(buffer)
+    best, offset = [], 0
+    for texts in chunks(sentences, chunk):
+        codes = encoder.encode(texts)
         norms = np.maximum(np.linalg.norm(codes["mean"], axis=1) * np.linalg.norm(q_mean), 1e-12)
         cosine = codes["mean"] @ q_mean / norms
         overlap = [jaccard(q_active, set(a.tolist())) for a in codes["active"]] if by == "jaccard" else cosine
-        ranked = [((o, c), offset + i, t) for i, (o, c, t) in enumerate(zip(overlap, cosine, buffer))]
+        ranked = [((o, c), offset + i, t) for i, (o, c, t) in enumerate(zip(overlap, cosine, texts))]
         best = sorted(best + ranked, key=lambda item: (-item[0][0], -item[0][1], item[1]))[:k]
-        offset += len(buffer)
-        buffer = []
-
-    for sentence in sentences:
-        buffer.append(sentence)
-        if len(buffer) == chunk:
-            flush()
-    flush()
+        offset += len(texts)
     return [(float(score[0]), index, sentence) for score, index, sentence in best]

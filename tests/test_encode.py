@@ -66,6 +66,9 @@ def test_non_hsvae_models_use_the_scaled_threshold(trained):
     assert codes["gamma"] is None
     expected = np.abs(codes["mean"]) / encoder.dimension_scale() > 0.5
     assert [a.tolist() for a in codes["active"]] == [np.flatnonzero(r).tolist() for r in expected]
+    # the scale: the std of the posterior means of the training sentences, here re-encoded from their text
+    train_means = encoder.encode((trained / "data/train.txt").read_text().splitlines())["mean"]
+    assert np.allclose(encoder.dimension_scale(), train_means.std(0), rtol=1e-4)
 
 
 def test_neighbours_of_a_sentence_start_with_itself(trained):
