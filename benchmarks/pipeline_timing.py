@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 import yaml
 
-from hsvae.classify import train_head
+from hsvae.classify import classify_vae
+from hsvae.evaluation import evaluate
 from hsvae.params import validate
 from hsvae.preprocess import preprocess
-from hsvae.pretrain import encoder_features, evaluate, pretrain
-from hsvae.splits import Split
-from hsvae.stage import device_and_dtype
+from hsvae.pretrain import pretrain
+from hsvae.splits import load_splits, vocabulary_size
+from hsvae.stage import device_and_dtype, stage_configs
 
 
 def set_key(params, dotted, value):
@@ -39,30 +40,25 @@ def main():
     params["data"].update(corpus="local", local_dir=str(args.corpus))
     for item in args.S:
         set_key(params, *item.split("=", 1))
-    params = validate(params)
-    device, dtype = device_and_dtype(params)
+    params = validate({**params, "models": args.models})
+    configs = stage_configs(params)
+    device, dtype = device_and_dtype(params["train"])
     results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
                "precision": params["train"]["precision"], "arch": params["arch"], "train": params["train"]}
     start = time.perf_counter()
-    stats = preprocess(args.corpus, args.work, params["data"], params["seed"])
+    stats = preprocess(args.corpus, args.work, params["data"], params["data"]["seed"])
     results["preprocess_s"] = time.perf_counter() - start
     results["sentences"] = {s: v["sentences"] for s, v in stats["splits"].items()}
-    splits = {s: Split(args.work, s) for s in ("train", "valid", "test")}
-    vocab = len((args.work / "vocab.txt").read_text().splitlines())
+    splits, vocab = load_splits(args.work), vocabulary_size(args.work)
     for name in args.models:
         start = time.perf_counter()
-        model, history = pretrain(name, params, splits["train"], splits["valid"], vocab, device, dtype,
+        model, history = pretrain(configs[f"pretrain/{name}"], splits["train"], splits["valid"], vocab, device, dtype,
                                   args.work / f"{name}.pt", progress=False)
         pretrain_s = time.perf_counter() - start
         start = time.perf_counter()
         model.eval().requires_grad_(False)
-        test = evaluate(model, splits["test"], params["train"]["eval_batch_size"], device, seed=params["seed"])
-        features = {s: encoder_features(model.encoder, splits[s], params["train"]["eval_batch_size"], device)
-                    for s in splits}
-        _, _, predictions = train_head(name, features, {s: splits[s].labels for s in splits},
-                                       lambda rows: model.sample_from_features(rows, params["classify"]["samples"]),
-                                       splits["train"].classes, params["classify"], params["seed"], device,
-                                       progress=False)
+        test = evaluate(model, splits["test"], params["train"]["eval_batch_size"], device, seed=params["train"]["seed"])
+        predictions = classify_vae(model, splits, configs[f"classify/{name}"], device)
         results[name] = {"pretrain_s": pretrain_s, "classify_s": time.perf_counter() - start,
                          "epochs": len(history), "valid_rec_first_last": [history[0]["valid/rec"], history[-1]["valid/rec"]],
                          "test_accuracy": float((predictions["test"] == splits["test"].labels).mean()),

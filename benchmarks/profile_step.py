@@ -56,8 +56,7 @@ def main():
     rng = np.random.default_rng(0)
     data, lengths, _ = sentences(rng, Path(args.text_dir))
     torch.manual_seed(0)
-    model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE).to(device)
-    model.decoder.ce_chunk = args.ce_chunk
+    model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE, ce_chunk=args.ce_chunk).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
     order = bucketed_batches(lengths, args.batch, rng)
 

@@ -19,13 +19,13 @@ import torch
 
 from hsvae.batching import bucketed_batches, collate, random_batches
 from hsvae.device import autocast
-from hsvae.models import build_vae
+from hsvae.config import defaults_of
+from hsvae.models import HSVAEConfig, build_vae
 from hsvae.nets import GRUDecoder
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hsvae-dbpedia"
 PAPER_ARCH = {"embedding_dim": 256, "hidden_dim": 512, "latent_dim": 32, "bert": ""}
-HSVAE = {"alpha": 4.0, "beta": 1.0, "psi": 0.01, "lambda": 0.01, "temperature": 0.5, "spike_scale": 0.05,
-         "beta_clamp": [0.5, 100.0]}
+HSVAE = defaults_of(HSVAEConfig)
 VOCAB = 20_003
 
 
@@ -47,8 +47,10 @@ class PaddedDecoder(GRUDecoder):
 
 
 def naive(model):
-    """The same weights run the naive way."""
-    model.decoder.__class__ = PaddedDecoder
+    """The same weights run the naive way: the decoder replaced by a PaddedDecoder holding them."""
+    padded = PaddedDecoder(model.embedding, model.decoder.gru.hidden_size, model.latent_dim)
+    padded.load_state_dict(model.decoder.state_dict())
+    model.decoder = padded
     return model
 
 
@@ -136,11 +138,10 @@ def main():
                "bucketed_bf16": (bucketed, bf16)}
     for name, (order, dtype) in configs.items():
         torch.manual_seed(0)
-        model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE).to(device)
+        model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE, ce_chunk=0 if name.startswith("naive") else args.ce_chunk)
         if name.startswith("naive"):
             naive(model)
-        else:
-            model.decoder.ce_chunk = args.ce_chunk
+        model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
         results[name] = measure(model, optimizer, data, order, device, dtype, steps)
     base = results["naive_fp32"]["useful_tokens_per_s"]

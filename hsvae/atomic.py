@@ -32,10 +32,26 @@ def atomic_path(path):
 
 
 def write_json(path, data):
+    """JSON as the standard defines it: a NaN or infinity is an error naming the file, never
+    written (undefined statistics are stored as null by their producers)."""
+    try:
+        text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False)
+    except ValueError as error:
+        raise ValueError(f"{path}: a value is not finite ({error}); not written") from None
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(text + "\n")
 
 
 def write_text(path, text: str):
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+@contextlib.contextmanager
+def atomic_live(path):
+    """A DVCLive logger whose folder appears at `path` only when the block succeeds."""
+    from dvclive import Live
+
+    with atomic_path(path) as tmp:
+        with Live(str(tmp), dvcyaml=False, save_dvc_exp=False) as live:
+            yield live

@@ -6,9 +6,12 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import accuracy_score
 
 from hsvae.batching import bucketed_batches
+from hsvae.evaluation import encoder_features, map_split
 from hsvae.models import ClassifierHead, SimpleClassifier
+from hsvae.nets import BertEncoder
 from hsvae.train import fit
 
 
@@ -45,7 +48,7 @@ def train_head(name, features, labels, sample, n_classes, cfg, seed, device, liv
 
     def evaluate():
         torch.manual_seed(seed)
-        return {"valid/accuracy": float((predict("valid") == labels["valid"]).mean())}
+        return {"valid/accuracy": accuracy_score(labels["valid"], predict("valid"))}
 
     history = fit(name=name, model=head, optimizer=optimizer, terms=terms,
                   batches=_random_batches(len(train_x), cfg["batch_size"]), evaluate=evaluate,
@@ -69,15 +72,12 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
         loss = F.cross_entropy(model(batch).float(), batch.labels)
         return {"nll": loss, "total": loss}
 
-    @torch.no_grad()
     def predict(split):
-        out = np.empty(len(split), dtype=np.int64)
-        for indices in bucketed_batches(split.lengths, train_cfg["eval_batch_size"]):
-            out[indices] = model(split.batch(indices).to(device)).argmax(-1).cpu().numpy()
-        return out
+        logits = map_split(split, train_cfg["eval_batch_size"], device, model, split.classes)
+        return logits.argmax(-1).numpy()
 
     def evaluate():
-        return {"valid/accuracy": float((predict(valid_split) == valid_split.labels).mean())}
+        return {"valid/accuracy": accuracy_score(valid_split.labels, predict(valid_split))}
 
     history = fit(name="classifier", model=model, optimizer=optimizer, terms=terms,
                   batches=lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng),
@@ -85,3 +85,37 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
                   grad_clip=train_cfg["grad_clip"], live=live, progress=progress)
     model.eval()
     return model, history, {"valid": predict(valid_split), "test": predict(test_split)}
+
+
+def classify_frozen(name, encoder, sample, splits, cfg, seed, batch_size, device, with_text=False, live=None):
+    """The frozen-encoder classifier: encoder features of every split computed once, codes drawn
+    from them by sample(rows) -> (K, B, D); returns predictions per split."""
+    with torch.no_grad():
+        features = {s: encoder_features(encoder, split, batch_size, device, with_text) for s, split in splits.items()}
+    labels = {s: split.labels for s, split in splits.items()}
+    _, _, predictions = train_head(name, features, labels, sample, splits["train"].classes, cfg, seed, device, live)
+    return predictions
+
+
+def classify_vae(model, splits, cfg, device, live=None, with_text=False):
+    """§4.2: a classifier on codes sampled from the frozen VAE's posterior, K samples per sentence."""
+    model.requires_grad_(False)
+    return classify_frozen(cfg["name"], model.encoder, lambda rows: model.sample_from_features(rows, cfg["classify"]["samples"]),
+                           splits, cfg["classify"], cfg["seed"], cfg["eval_batch_size"], device, with_text, live)
+
+
+def _simple_classifier(cfg, splits, vocab_size, device, dtype, live):
+    _, _, predictions = train_simple_classifier(splits["train"], splits["valid"], splits["test"], vocab_size,
+                                                cfg["arch"], cfg["train"], cfg["classify"], cfg["train"]["seed"],
+                                                device, dtype, live)
+    return predictions
+
+
+def _frozen_bert(cfg, splits, vocab_size, device, dtype, live):
+    encoder = BertEncoder(cfg["arch"]["bert"]).to(device).eval()
+    return classify_frozen("bert", encoder, lambda rows: rows.unsqueeze(0), splits, cfg["classify"],
+                           cfg["train"]["seed"], cfg["train"]["eval_batch_size"], device, True, live)
+
+
+# baseline name -> how it is trained: (stage config, splits, vocab_size, device, dtype, live) -> predictions
+BASELINES = {"classifier": _simple_classifier, "bert": _frozen_bert}

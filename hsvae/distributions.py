@@ -83,18 +83,6 @@ class SpikeAndSlab(Distribution):
         return torch.logaddexp(log_spike, log_slab)
 
 
-def kl_beta(a1, b1, a2, b2):
-    """KL(Beta(a1, b1) || Beta(a2, b2)) in closed form, elementwise."""
-    lbeta = lambda a, b: torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)  # noqa: E731
-    return (
-        lbeta(a2, b2)
-        - lbeta(a1, b1)
-        + (a1 - a2) * torch.digamma(a1)
-        + (b1 - b2) * torch.digamma(b1)
-        + (a2 - a1 + b2 - b1) * torch.digamma(a1 + b1)
-    )
-
-
 def monte_carlo_kl(q: Distribution, p: Distribution, z: torch.Tensor) -> torch.Tensor:
     """Single-sample estimate log q(z) - log p(z), summed over the last (latent) dimension.
     Used where no closed form exists (a mixture on either side)."""

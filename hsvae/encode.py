@@ -14,7 +14,7 @@ import torch
 from hsvae.batching import bucketed_batches, collate
 from hsvae.models import HSVAE
 from hsvae.preprocess import Tokenizer, Vocabulary, tokenize
-from hsvae.pretrain import encoder_features
+from hsvae.evaluation import encoder_features
 from hsvae.splits import Split
 from hsvae.store import load_vae
 
@@ -49,7 +49,7 @@ class SentenceEncoder:
             features = self.model.encoder(batch)
             means[indices] = self.model.mean_from_features(features).float().cpu().numpy()
             if self.sparse:
-                gammas[indices] = self.model.posterior_parts(features)[0].mean.float().cpu().numpy()
+                gammas[indices] = self.model.gamma_mean_from_features(features).float().cpu().numpy()
         return means, gammas
 
     def dimension_scale(self):

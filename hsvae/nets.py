@@ -61,14 +61,13 @@ class GRUDecoder(nn.Module):
     """GRU language model conditioned on z, which is concatenated to the input word embedding
     at every step. Teacher forcing: inputs are <eos> w_1 .. w_n, targets w_1 .. w_n <eos>."""
 
-    def __init__(self, embedding: nn.Embedding, hidden_dim: int, latent_dim: int):
+    def __init__(self, embedding: nn.Embedding, hidden_dim: int, latent_dim: int, ce_chunk: int = 0):
         super().__init__()
         self.embedding = embedding
         self.gru = nn.GRU(embedding.embedding_dim + latent_dim, hidden_dim, batch_first=True)
         self.output = nn.Linear(hidden_dim, embedding.num_embeddings)
-        # Tokens per chunk of the fused projection + cross-entropy (0: one ordinary pass);
-        # set from train.ce_chunk by the training code.
-        self.ce_chunk = 0
+        # Tokens per chunk of the fused projection + cross-entropy (0: one ordinary pass).
+        self.ce_chunk = ce_chunk
 
     def reconstruction_loss(self, z: torch.Tensor, batch) -> torch.Tensor:
         """Token cross-entropy summed over each sentence (padding ignored), shape (B,)."""

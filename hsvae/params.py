@@ -1,181 +1,221 @@
-"""params.yaml: loading, the `preset` overlay, and one schema that every stage checks first.
+"""params.yaml: loading and one schema that every stage (and `hsvae study`) checks first.
 
+params.yaml is composed from conf/ (config.yaml and the preset group) by `dvc exp run`, so
+what DVC records is what the stages use; stages read params.yaml and never overlay anything.
 A wrong value fails at once with one line naming the key, the value and what is allowed.
 """
 import copy
+import itertools
+import re
 from pathlib import Path
 
 import yaml
 
+from hsvae.config import ParamError, number_rule, pair_rule, schema_of
 from hsvae.corpora import CORPORA
 from hsvae.models import VAE_MODELS
 
+__all__ = ["ParamError", "load", "validate", "compose", "study_points", "apply_overrides"]
+
 BASELINES = ("classifier", "bert")
-
-
-class ParamError(ValueError):
-    pass
-
-
-def _number(kind, low=None, high=None, low_open=False):
-    def check(key, value):
-        ok = isinstance(value, kind) and not isinstance(value, bool)
-        if kind is float:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok and low is not None:
-            ok = value > low if low_open else value >= low
-        if ok and high is not None:
-            ok = value <= high
-        if not ok:
-            name = "an integer" if kind is int else "a number"
-            bounds = []
-            if low is not None:
-                bounds.append(f"{'>' if low_open else '>='} {low}")
-            if high is not None:
-                bounds.append(f"<= {high}")
-            raise ParamError(f"{key} = {value!r}: expected {name}{' ' + ' and '.join(bounds) if bounds else ''}")
-    return check
 
 
 def _choice(*allowed):
     def check(key, value):
         if value not in allowed:
             raise ParamError(f"{key} = {value!r}: expected one of {', '.join(map(str, allowed))}")
+        return value
     return check
 
 
 def _string(key, value):
     if not isinstance(value, str):
         raise ParamError(f"{key} = {value!r}: expected a string")
+    return value
 
 
 def _device(key, value):
-    if not (isinstance(value, str) and (value in ("auto", "cpu", "cuda") or value.startswith("cuda:"))):
+    if not (isinstance(value, str) and (value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value))):
         raise ParamError(f"{key} = {value!r}: expected auto, cpu, cuda or cuda:N")
+    return value
 
 
-def _subset(*allowed):
+def _subset(*allowed, empty=True):
     def check(key, value):
-        if not isinstance(value, list) or any(v not in allowed for v in value) or len(set(value)) != len(value):
-            raise ParamError(f"{key} = {value!r}: expected a list of distinct names from {', '.join(allowed)}")
+        if (not isinstance(value, list) or any(v not in allowed for v in value) or len(set(value)) != len(value)
+                or (not empty and not value)):
+            raise ParamError(f"{key} = {value!r}: expected a list of distinct names from {', '.join(allowed)}"
+                             f"{'' if empty else ' (at least one)'}")
+        return value
     return check
 
 
-def _pair(low, high):
-    def check(key, value):
-        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
-                and low <= value[0] <= value[1] <= high):
-            raise ParamError(f"{key} = {value!r}: expected [low, high] with {low} <= low <= high <= {high}")
-    return check
+def _latent_dim(key, value):
+    # Average Hoyer is 0/0 for one dimension: refuse it before hours of training.
+    number_rule(int, ge=2)(key, value)
+    return value
 
 
-def _any(key, value):
-    pass
-
-
-POSITIVE = _number(float, 0, low_open=True)
-WEIGHT = _number(float, 0)
-COUNT = _number(int, 1)
-_HSVAE = {"alpha": POSITIVE, "beta": POSITIVE, "psi": WEIGHT, "lambda": WEIGHT, "temperature": POSITIVE,
-          "spike_scale": POSITIVE, "beta_clamp": _pair(1e-3, 1e4)}
+COUNT = number_rule(int, ge=1)
+SEED = number_rule(int, ge=0)
+POSITIVE = number_rule(float, gt=0)
+WEIGHT = number_rule(float, ge=0)
 
 SCHEMA = {
-    "seed": _number(int, 0),
-    "preset": _choice("default", "paper"),
-    "presets": _any,
+    "preset": _string,
     "data": {
         "corpus": _choice(*CORPORA),
+        "seed": SEED,
         "local_dir": _string,
         "per_class": {"train": COUNT, "valid": COUNT, "test": COUNT},
-        "min_length": _number(int, 0),
+        "min_length": number_rule(int, ge=0),
         "max_length": COUNT,
         "vocab_size": COUNT,
-        "oversample": _number(float, 1),
+        "oversample": number_rule(float, ge=1),
         "workers": COUNT,
         "synthetic": {
-            "classes": _number(int, 2),
-            "signal": _number(float, 0, 1),
+            "classes": number_rule(int, ge=2),
+            "signal": number_rule(float, ge=0, le=1),
             "background_vocab": COUNT,
             "topic_words": COUNT,
-            "mean_phrases": _pair(0, 100),
+            "mean_phrases": pair_rule(0, 100),
         },
     },
-    "arch": {"embedding_dim": COUNT, "hidden_dim": COUNT, "latent_dim": COUNT, "bert": _string},
+    "arch": {"embedding_dim": COUNT, "hidden_dim": COUNT, "latent_dim": _latent_dim, "bert": _string},
     "train": {
+        "seed": SEED,
         "device": _device,
         "precision": _choice("fp32", "bf16", "fp16", "auto"),
         "epochs": COUNT,
-        "batch_size": _number(int, 2),
+        "batch_size": number_rule(int, ge=2),
         "eval_batch_size": COUNT,
         "lr": POSITIVE,
         "bert_lr": POSITIVE,
         "grad_clip": WEIGHT,
-        "ce_chunk": _number(int, 0),
+        "ce_chunk": number_rule(int, ge=0),
     },
-    "models": _subset(*VAE_MODELS),
+    "models": _subset(*VAE_MODELS, empty=False),
     "baselines": _subset(*BASELINES),
-    "vae": {"psi": WEIGHT},
-    "vae_l1": {"psi": WEIGHT, "weight": WEIGHT},
-    "vae_l2": {"psi": WEIGHT, "weight": WEIGHT},
-    "mat_vae": {"psi": WEIGHT, "lambda": WEIGHT, "gamma": _number(float, 0, 1), "spike_scale": POSITIVE},
-    "hsvae": _HSVAE,
-    "b_vae": {"psi": WEIGHT},
-    "b_hsvae": _HSVAE,
+    # one section per params section of the registry, derived from the models' config classes
+    **{spec.section: schema_of(spec.config) for spec in VAE_MODELS.values()},
     "classify": {"samples": COUNT, "hidden": COUNT, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE},
-    "analyze": {"window": COUNT, "active_threshold": WEIGHT},
+    "analyze": {"window": COUNT},
+    "studies": lambda key, value: value,  # checked by check_studies, after the rest
 }
 
 
-def _check(schema: dict, values, prefix: str):
+def _check(schema: dict, values, prefix: str) -> dict:
+    """`values` checked against `schema`, with numbers converted to their declared type."""
     if not isinstance(values, dict):
-        raise ParamError(f"{prefix.rstrip('.')} = {values!r}: expected a section with keys {', '.join(schema)}")
+        raise ParamError(f"{prefix.rstrip('.') or 'params'} = {values!r}: expected a section with keys "
+                         f"{', '.join(schema)}")
     for key in values:
         if key not in schema:
             raise ParamError(f"{prefix}{key}: unknown key; expected one of {', '.join(schema)}")
+    out = {}
     for key, rule in schema.items():
         if key not in values:
             raise ParamError(f"{prefix}{key}: missing")
         if isinstance(rule, dict):
-            _check(rule, values[key], f"{prefix}{key}.")
+            out[key] = _check(rule, values[key], f"{prefix}{key}.")
         else:
-            rule(f"{prefix}{key}", values[key])
+            converted = rule(f"{prefix}{key}", values[key])
+            out[key] = values[key] if converted is None else converted
+    return out
 
 
-def _overlay(base: dict, changes: dict) -> dict:
-    merged = copy.deepcopy(base)
-    for key, value in changes.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _overlay(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def validate(params: dict) -> dict:
-    """Check `params` against the schema and return them with the preset applied."""
-    _check(SCHEMA, params, "")
-    if params["preset"] != "default":
-        if params["preset"] not in (params["presets"] or {}):
-            raise ParamError(f"preset = {params['preset']!r}: not defined under presets")
-        params = _overlay(params, params["presets"][params["preset"]])
-        _check(SCHEMA, params, f"presets.{params['preset']} -> ")
+def _check_relations(params: dict):
     data = params["data"]
     if data["min_length"] > data["max_length"]:
         raise ParamError(f"data.min_length = {data['min_length']}: expected <= data.max_length = {data['max_length']}")
     if data["corpus"] == "local" and not data["local_dir"]:
         raise ParamError("data.local_dir = '': expected the folder of the local corpus when data.corpus = local")
-    return params
+
+
+def validate(params: dict, studies=True) -> dict:
+    """Check `params` against the schema; return them with numbers in their declared types."""
+    checked = _check(SCHEMA, params, "")
+    _check_relations(checked)
+    if studies:
+        check_studies(checked)
+    return checked
 
 
 def load(path="params.yaml") -> dict:
     path = Path(path)
     try:
-        params = yaml.safe_load(path.read_text())
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamError(f"{path}: not found (run the stages from the repository root)") from None
-    except yaml.YAMLError as error:
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ParamError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
     try:
         return validate(params)
     except ParamError as error:
         raise ParamError(f"{path}: {error}") from None
+
+
+def compose(overrides=(), conf="conf") -> dict:
+    """params.yaml as `dvc exp run` composes it from conf/ with Hydra overrides."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(str(Path(conf).resolve()), version_base=None):
+        return OmegaConf.to_container(hydra_compose("config", overrides=list(overrides)), resolve=True)
+
+
+# ---- studies: named grids over params, run by `hsvae study run NAME`
+
+def apply_overrides(params: dict, overrides: dict) -> dict:
+    """A copy of `params` with dotted keys (`model.alpha`) set; the key must exist."""
+    params = copy.deepcopy(params)
+    for dotted, value in overrides.items():
+        *path, last = dotted.split(".")
+        section = params
+        for key in path:
+            if not isinstance(section, dict) or key not in section:
+                raise ParamError(f"{dotted}: unknown key")
+            section = section[key]
+        if not isinstance(section, dict) or last not in section:
+            raise ParamError(f"{dotted}: unknown key")
+        section[last] = value
+    return params
+
+
+def study_points(study: dict) -> list:
+    """The study's settings: for each group, `set` merged with each grid combination and each
+    point (dicts of dotted key -> value), in declaration order."""
+    settings = []
+    for group in study["groups"]:
+        grid = group.get("grid") or {}
+        for combination in itertools.product(*grid.values()):
+            for point in group.get("points") or [{}]:
+                settings.append({**(group.get("set") or {}), **dict(zip(grid, combination)), **point})
+    return settings
+
+
+def check_studies(params: dict):
+    """Each study: replicates >= 1, groups of set/grid/points; every setting, applied to the
+    params, must pass the schema (so a bad point fails before any run starts)."""
+    studies = params["studies"]
+    if not isinstance(studies, dict):
+        raise ParamError(f"studies = {studies!r}: expected a section of named studies")
+    for name, study in studies.items():
+        where = f"studies.{name}"
+        if not isinstance(study, dict) or set(study) != {"replicates", "groups"}:
+            raise ParamError(f"{where}: expected the keys replicates and groups")
+        number_rule(int, ge=1)(f"{where}.replicates", study["replicates"])
+        if not isinstance(study["groups"], list) or not study["groups"]:
+            raise ParamError(f"{where}.groups: expected a list of groups (set, grid, points)")
+        for i, group in enumerate(study["groups"]):
+            if not isinstance(group, dict) or not set(group) <= {"set", "grid", "points"}:
+                raise ParamError(f"{where}.groups[{i}]: expected a section with set, grid and/or points")
+            if not all(isinstance(v, list) and v for v in (group.get("grid") or {}).values()):
+                raise ParamError(f"{where}.groups[{i}].grid: expected a non-empty list of values per key")
+        base = {k: v for k, v in params.items() if k != "studies"}
+        for setting in study_points(study):
+            try:
+                validate({**apply_overrides(base, setting), "studies": {}}, studies=False)
+            except ParamError as error:
+                raise ParamError(f"{where}: setting {setting}: {error}") from None

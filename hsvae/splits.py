@@ -1,4 +1,6 @@
 """The preprocess stage's splits, loaded for training: id arrays, lengths, labels, text."""
+import hashlib
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,9 @@ class Split:
         try:
             arrays = np.load(path)
             tokens, offsets, self.labels = arrays["tokens"], arrays["offsets"], arrays["labels"]
-        except (OSError, KeyError, ValueError) as error:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{path}: not a readable split ({error}); re-run the preprocess stage") from None
+        self.digest = hashlib.sha256(path.read_bytes()).hexdigest()  # identifies the data a run trained on
         self.sentences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
         self.lengths = np.diff(offsets)
         self.classes = len((folder / "classes.txt").read_text().split())
@@ -36,3 +39,18 @@ class Split:
             self.labels[indices],
             [self.texts[i] for i in indices] if with_text else None,
         )
+
+
+SPLITS = ("train", "valid", "test")
+
+
+def load_splits(folder) -> dict:
+    return {name: Split(folder, name) for name in SPLITS}
+
+
+def vocabulary_size(folder) -> int:
+    return len(Path(folder, "vocab.txt").read_text(encoding="utf-8").splitlines())
+
+
+def class_names(folder) -> list:
+    return Path(folder, "classes.txt").read_text(encoding="utf-8").split()

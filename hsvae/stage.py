@@ -1,4 +1,12 @@
-"""What every stage script shares: params, device, and user errors shown as one line."""
+"""What every stage script shares: its resolved config, device, and user errors shown as one line.
+
+`stage_configs(params)` is the one place that says which params each stage uses. The
+`configure` stage writes them to configs/ and every later stage depends on its own file, so
+DVC re-runs exactly the stages whose settings changed (`-S model.alpha=8` changes only
+configs/pretrain/hsvae.json), and a bad value fails in `configure`, before DVC has removed
+any other stage's outputs. Stage scripts compute the same dict from params.yaml, so one run
+directly (`python -m stages.pretrain hsvae`) uses the current params too.
+"""
 import os
 import sys
 
@@ -6,7 +14,8 @@ from hsvae import params as params_module
 from hsvae.corpora import CORPORA
 from hsvae.device import resolve_device, resolve_precision
 from hsvae.download import DownloadError
-from hsvae.params import ParamError
+from hsvae.models import VAE_MODELS
+from hsvae.params import BASELINES, ParamError
 from hsvae.preprocess import CorpusTooSmall
 from hsvae.store import CorruptFile
 from hsvae.train import TrainingError
@@ -14,10 +23,38 @@ from hsvae.train import TrainingError
 USER_ERRORS = (ParamError, DownloadError, CorpusTooSmall, CorruptFile, TrainingError, FileNotFoundError, ValueError)
 
 DATA = "data/processed"
+CONFIGS = "configs"
+
+
+def stage_configs(params: dict) -> dict:
+    """configs/ file name (without .json) -> the settings that stage uses."""
+    train, device = params["train"], {k: params["train"][k] for k in ("device", "precision", "eval_batch_size")}
+    configs = {"data": {"data": params["data"]}}
+    for name in params["models"]:
+        configs[f"pretrain/{name}"] = {"name": name, "arch": params["arch"], "train": train,
+                                       "hparams": params[VAE_MODELS[name].section]}
+        configs[f"classify/{name}"] = {"name": name, "classify": params["classify"], "seed": train["seed"], **device}
+    for name in params["baselines"]:
+        configs[f"baseline/{name}"] = {"name": name, "arch": params["arch"], "train": train,
+                                       "classify": params["classify"]}
+    configs["analyze"] = {"models": params["models"], "baselines": params["baselines"], "analyze": params["analyze"],
+                          "data": {k: params["data"][k] for k in ("corpus", "seed", "per_class")},
+                          "arch": params["arch"], "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]}}
+    return configs
 
 
 def load_params():
     return params_module.load("params.yaml")
+
+
+def stage_config(key: str) -> dict:
+    """The settings of stage `key` (e.g. "pretrain/hsvae"), from the checked params.yaml."""
+    configs = stage_configs(load_params())
+    if key not in configs:
+        kind, _, name = key.partition("/")
+        listed = "models" if kind in ("pretrain", "classify") else "baselines"
+        raise ParamError(f"params.yaml: {name!r} is not in {listed}; add it there to run this stage")
+    return configs[key]
 
 
 def model_argument(allowed) -> str:
@@ -27,13 +64,22 @@ def model_argument(allowed) -> str:
     return sys.argv[1]
 
 
-def device_and_dtype(params):
-    device = resolve_device(params["train"]["device"])
-    return device, resolve_precision(params["train"]["precision"], device)
+def vae_argument() -> str:
+    return model_argument(VAE_MODELS)
 
 
-def corpus_spec(params):
-    return CORPORA[params["data"]["corpus"]]
+def baseline_argument() -> str:
+    return model_argument(BASELINES)
+
+
+def device_and_dtype(settings):
+    """Device and autocast dtype from a config holding `device` and `precision`."""
+    device = resolve_device(settings["device"])
+    return device, resolve_precision(settings["precision"], device)
+
+
+def corpus_spec(data):
+    return CORPORA[data["corpus"]]
 
 
 def run(main):

@@ -43,6 +43,9 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             optimizer.load_state_dict(saved["optimizer"])
             scaler.load_state_dict(saved["scaler"])
             history, start = saved["history"], saved["epoch"]
+            tqdm.write(f"{name}: resuming from {checkpoint} after epoch {start}")
+        else:
+            tqdm.write(f"{name}: {checkpoint} belongs to another run (other settings or data); training from epoch 1")
     if live is not None:
         for metrics in history:  # DVC cleared the logs of the killed run: write them again
             _log(live, metrics)
@@ -96,6 +99,7 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
 
 
 def _log(live, metrics):
+    live.step = metrics["epoch"]  # the logs' step is the 1-based epoch, as in the figures
     for key, value in metrics.items():
         if key != "epoch":
             live.log_metric(key, value)

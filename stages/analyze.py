@@ -1,4 +1,5 @@
-"""analyze: summary metrics, the paper's figures and reports/README.md."""
+"""analyze: gather the test metrics into reports/summary.json and reports/analysis.json, draw
+the paper's figures and write reports/README.md. Reads only reports/ and data/processed."""
 from pathlib import Path
 
 import numpy as np
@@ -9,59 +10,70 @@ from hsvae.analysis import (
     figure_accuracy_sparsity,
     figure_hoyer_over_training,
     gamma_class,
-    gamma_means,
     heat_map,
     most_distinct_window,
+    report_text,
     summarise,
-    write_report,
 )
-from hsvae.atomic import atomic_path, write_json
+from hsvae.atomic import atomic_path, write_json, write_text
 from hsvae.metrics import mean_off_diagonal
-from hsvae.pretrain import arch_uses_text
-from hsvae.splits import Split
-from hsvae.stage import DATA, device_and_dtype, load_params, run
-from hsvae.store import load_vae
+from hsvae.models import VAE_MODELS
+from hsvae.splits import Split, class_names, vocabulary_size
+from hsvae.stage import DATA, run, stage_config
+
+REPORTS = Path("reports")
+
+
+def caption(cfg) -> str:
+    """Corpus, sizes and the paper model's prior, for every figure's title."""
+    data, arch = cfg["data"], cfg["arch"]
+    text = (f"corpus {data['corpus']} ({data['per_class']['train']}/{data['per_class']['valid']}/"
+            f"{data['per_class']['test']} per class), latent {arch['latent_dim']}, hidden {arch['hidden_dim']}")
+    hsvae = next((cfg["hparams"][m] for m in cfg["models"] if VAE_MODELS[m].has_gamma), None)
+    if hsvae:
+        text += f", HSVAE alpha={hsvae['alpha']:g} beta={hsvae['beta']:g} psi={hsvae['psi']:g} lambda={hsvae['lambda']:g}"
+    return text
 
 
 def main():
-    params = load_params()
-    device, _ = device_and_dtype(params)
-    summary = summarise(Path("reports/classify"), params["models"] + params["baselines"])
-    names = (Path(DATA) / "classes.txt").read_text().split()
-    train, test = Split(DATA, "train"), Split(DATA, "test")
-    vocab_size = len((Path(DATA) / "vocab.txt").read_text().splitlines())
-    kl = class_kl(train, len(names), vocab_size)
+    cfg = stage_config("analyze")
+    summary = summarise(REPORTS, cfg["models"] + cfg["baselines"])
+    names, test = class_names(DATA), Split(DATA, "test")
+    kl = class_kl(Split(DATA, "train"), len(names), vocabulary_size(DATA))
     analysis = {"class_kl_mean": mean_off_diagonal(kl)}
-    figures = [("Fig. 2: accuracy and Average Hoyer", "accuracy_hoyer.png"),
-               ("Fig. 3: Average Hoyer over training", "hoyer_epochs.png"),
-               ("Fig. 5: KL between the classes' word distributions", "class_kl.png")]
-    with atomic_path("reports/figures") as out:
+    text = caption(cfg)
+    figures = [("Fig. 2: accuracy, sparsity and reconstruction", "accuracy_hoyer.png"),
+               ("Fig. 3: Average Hoyer over training", "hoyer_epochs.png")]
+    window = cfg["analyze"]["window"]
+    with atomic_path(REPORTS / "figures") as out, atomic_path(REPORTS / "gamma_class") as gamma_dir:
         out.mkdir()
-        figure_accuracy_sparsity(summary, out / "accuracy_hoyer.png")
-        figure_hoyer_over_training(Path("reports/pretrain"), [m for m in params["models"] if "hsvae" in m or
-                                                              m == "mat_vae"], out / "hoyer_epochs.png")
-        heat_map(kl, out / "class_kl.png", f"KL(row || column), training split; mean {analysis['class_kl_mean']:.3f}",
-                 "class", "class", names, names)
-        for name in (m for m in params["models"] if m.endswith("hsvae")):
-            model, _ = load_vae(Path("models") / f"{name}.pt", device)
-            means = gamma_means(model, test, params["train"]["eval_batch_size"], device, arch_uses_text(name))
+        gamma_dir.mkdir()
+        figure_accuracy_sparsity(summary, out / "accuracy_hoyer.png", text)
+        figure_hoyer_over_training(REPORTS / "pretrain", [m for m in cfg["models"] if m in ("mat_vae", "hsvae", "b_hsvae")],
+                                   out / "hoyer_epochs.png", text)
+        for name in (m for m in cfg["models"] if VAE_MODELS[m].has_gamma):
+            means = np.load(REPORTS / "codes" / f"{name}.npz")["gamma"]
             matrix = gamma_class(means, test.labels, len(names))
-            np.savetxt(out / f"gamma_class_{name}.csv", matrix, delimiter=",", fmt="%.4f")
-            start = most_distinct_window(matrix, params["analyze"]["window"])
-            shown = matrix[:, start : start + params["analyze"]["window"]]
+            np.savetxt(gamma_dir / f"{name}.csv",
+                       matrix, delimiter=",", fmt="%.4f")
+            start = most_distinct_window(matrix, window)
+            shown = matrix[:, start : start + window]
             heat_map(shown, out / f"gamma_class_{name}.png",
-                     f"{name}: gamma_class (1 = dimension off), dims {start}-{start + shown.shape[1] - 1}",
-                     "latent dimension", "class", names, [str(d) for d in range(start, start + shown.shape[1])], 0, 1)
+                     f"Fig. 4: gamma_class of {name} (test), dims {start}-{start + shown.shape[1] - 1}\n{text}",
+                     "latent dimension", "class", names, [str(d) for d in range(start, start + shown.shape[1])],
+                     "share of the class's sentences with the dimension off (mean gamma >= 0.5)", 0, 1)
             analysis[f"{name}_gamma_separation"] = class_separation(matrix)
             analysis[f"{name}_active_fraction"] = float((means < 0.5).mean())
             figures.append((f"Fig. 4: gamma_class of {name} (test)", f"gamma_class_{name}.png"))
-    write_json("reports/summary.json", summary)
-    write_json("reports/analysis.json", analysis)
-    with open("reports/accuracy.csv", "w") as f:
-        f.write("model,accuracy,ah_sample\n")
-        for name, entry in summary.items():
-            f.write(f"{name},{entry['accuracy']:.4f},{entry.get('ah_sample', '')}\n")
-    write_report(Path("reports/README.md"), summary, analysis, figures)
+        heat_map(kl, out / "class_kl.png", f"Fig. 5: KL(row || column) of the classes' word distributions "
+                 f"(training split); mean {analysis['class_kl_mean'] or float('nan'):.3f}\n{text}",
+                 "class", "class", names, names, "KL divergence (nats)", mask_diagonal=True)
+        figures.append(("Fig. 5: KL between the classes' word distributions", "class_kl.png"))
+    write_json(REPORTS / "summary.json", summary)
+    write_json(REPORTS / "analysis.json", analysis)
+    rows = [f"{name},{entry['accuracy']:.4f},{entry.get('ah_sample', '')}" for name, entry in summary.items()]
+    write_text(REPORTS / "accuracy.csv", "model,accuracy,ah_sample\n" + "\n".join(rows) + "\n")
+    write_text(REPORTS / "README.md", report_text(summary, analysis, figures, text))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@ from pathlib import Path
 
 from hsvae.atomic import atomic_path
 from hsvae.corpora import download
-from hsvae.stage import load_params, run
+from hsvae.stage import run, stage_config
 
 
 def main():
-    params = load_params()
+    data = stage_config("data")["data"]
     with atomic_path("data/raw") as tmp:
-        download(params["data"], params["seed"], tmp, cache=Path("data/downloads"))
+        download(data, data["seed"], tmp, cache=Path("data/downloads"))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@ from pathlib import Path
 
 from hsvae.atomic import atomic_path, write_json
 from hsvae.preprocess import preprocess
-from hsvae.stage import DATA, corpus_spec, load_params, run
+from hsvae.stage import DATA, corpus_spec, run, stage_config
 
 
 def main():
-    params = load_params()
+    data = stage_config("data")["data"]
     with atomic_path(DATA) as tmp:
-        stats = preprocess(Path("data/raw"), tmp, params["data"], params["seed"], corpus_spec(params))
+        stats = preprocess(Path("data/raw"), tmp, data, data["seed"], corpus_spec(data))
     write_json("reports/data/stats.json", stats)
 
 

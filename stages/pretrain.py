@@ -1,25 +1,40 @@
-"""pretrain@MODEL: train one VAE; models/MODEL.pt, per-epoch logs in reports/pretrain/MODEL."""
+"""pretrain@MODEL: train one VAE, then evaluate it on the test split.
+
+models/MODEL.pt; per-epoch logs in reports/pretrain/MODEL (DVCLive); the VAE's own test
+metrics (reconstruction, KL terms, Average Hoyer variants) in reports/pretrain/MODEL/test.json;
+the test split's posterior means (and mean q(gamma|x) where the model has gamma) in
+reports/codes/MODEL.npz."""
 from pathlib import Path
 
-from dvclive import Live
+import numpy as np
 
+from hsvae.atomic import atomic_live, atomic_path, write_json
+from hsvae.evaluation import evaluate, gamma_means, posterior_means
 from hsvae.models import VAE_MODELS
 from hsvae.pretrain import pretrain
-from hsvae.splits import Split
-from hsvae.stage import DATA, device_and_dtype, load_params, model_argument, run
+from hsvae.splits import load_splits, vocabulary_size
+from hsvae.stage import DATA, device_and_dtype, run, stage_config, vae_argument
 
 
 def main():
-    params = load_params()
-    name = model_argument(VAE_MODELS)
-    device, dtype = device_and_dtype(params)
-    train, valid = Split(DATA, "train"), Split(DATA, "valid")
-    vocab_size = len(Path(DATA, "vocab.txt").read_text().splitlines())
-    checkpoint = Path("checkpoints") / f"{name}.pt"
-    with Live(f"reports/pretrain/{name}", dvcyaml=False, save_dvc_exp=False) as live:
-        pretrain(name, params, train, valid, vocab_size, device, dtype, Path("models") / f"{name}.pt",
-                 checkpoint=checkpoint, live=live)
+    name = vae_argument()
+    cfg = stage_config(f"pretrain/{name}")
+    device, dtype = device_and_dtype(cfg["train"])
+    splits = load_splits(DATA)
+    out, checkpoint = Path("reports/pretrain") / name, Path("checkpoints") / f"{name}.pt"
+    with atomic_live(out) as live:
+        model, _ = pretrain(cfg, splits["train"], splits["valid"], vocabulary_size(DATA), device, dtype,
+                            Path("models") / f"{name}.pt", checkpoint=checkpoint, live=live)
     checkpoint.unlink(missing_ok=True)
+    spec, batch = VAE_MODELS[name], cfg["train"]["eval_batch_size"]
+    with_text = spec.encoder == "bert"
+    write_json(out / "test.json", evaluate(model, splits["test"], batch, device, with_text, cfg["train"]["seed"]))
+    codes = {"mean": posterior_means(model, splits["test"], batch, device, with_text)}
+    if spec.has_gamma:
+        codes["gamma"] = gamma_means(model, splits["test"], batch, device, with_text)
+    with atomic_path(Path("reports/codes") / f"{name}.npz") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **codes)
 
 
 if __name__ == "__main__":

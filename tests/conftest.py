@@ -3,18 +3,12 @@ import pytest
 import torch
 
 from hsvae.batching import collate
+from hsvae.config import defaults_of
+from hsvae.models import VAE_MODELS
 
 ARCH = {"embedding_dim": 16, "hidden_dim": 24, "latent_dim": 8, "bert": ""}
-HPARAMS = {
-    "vae": {"psi": 0.1},
-    "vae_l1": {"psi": 0.1, "weight": 0.01},
-    "vae_l2": {"psi": 0.1, "weight": 0.01},
-    "mat_vae": {"psi": 1.0, "lambda": 4.0, "gamma": 0.8, "spike_scale": 0.05},
-    "hsvae": {"alpha": 4.0, "beta": 1.0, "psi": 0.01, "lambda": 0.01, "temperature": 0.5, "spike_scale": 0.05,
-              "beta_clamp": [0.5, 100.0]},
-}
-HPARAMS["b_vae"] = HPARAMS["vae"]
-HPARAMS["b_hsvae"] = HPARAMS["hsvae"]
+# every model's params section at its declared defaults (the one declaration: hsvae.models)
+HPARAMS = {name: defaults_of(spec.config) for name, spec in VAE_MODELS.items()}
 WORDS = "the a of and in is was river town album film school company band species village".split()
 
 

@@ -21,7 +21,7 @@ TINY = {
 
 def overlay(base, changes):
     for key, value in changes.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
             overlay(base[key], value)
         else:
             base[key] = value
@@ -36,6 +36,13 @@ def run(cmd, cwd, check=True, **kwargs):
     return result
 
 
+def compose_params(repo: Path, overrides=()):
+    """Write params.yaml as `dvc exp run` does: composed from conf/ with Hydra overrides."""
+    from dvc.utils.hydra import compose_and_dump
+
+    compose_and_dump(repo / "params.yaml", str(repo / "conf"), None, "config", str(repo), list(overrides))
+
+
 def tiny_repo(tmp_path: Path, changes=None) -> Path:
     """Copy the tracked files (no data, no outputs), apply TINY + changes, commit."""
     repo = tmp_path / "repo"
@@ -45,10 +52,12 @@ def tiny_repo(tmp_path: Path, changes=None) -> Path:
             continue
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    overlay(params, TINY)
-    overlay(params, changes or {})
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    # `dvc exp run` composes params.yaml from conf/: the tiny sizes go into conf/config.yaml
+    config = yaml.safe_load((repo / "conf/config.yaml").read_text())
+    overlay(config, TINY)
+    overlay(config, changes or {})
+    (repo / "conf/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    compose_params(repo)
     run(["git", "init", "-q"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "tiny"], repo)

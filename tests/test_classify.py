@@ -52,7 +52,7 @@ def test_frozen_encoder_is_bit_identical_and_head_learns_separable_codes():
 
 def test_bert_encoder_stays_frozen_in_the_classify_path(tiny_bert):
     from hsvae.batching import collate
-    from hsvae.pretrain import encoder_features
+    from hsvae.evaluation import encoder_features
     from tests.conftest import ARCH, make_batch
 
     model = build("b_hsvae", {**ARCH, "bert": tiny_bert})

@@ -11,6 +11,7 @@ from hsvae.encode import jaccard, load_encoder, neighbours
 from hsvae.preprocess import preprocess
 from hsvae.pretrain import pretrain
 from hsvae.splits import Split
+from hsvae.stage import stage_configs
 from tests.pipeline_utils import ROOT, TINY, overlay
 
 
@@ -24,9 +25,10 @@ def trained(tmp_path_factory):
     preprocess(folder / "raw", folder / "data", params["data"], 0)
     vocab_size = len((folder / "data/vocab.txt").read_text().splitlines())
     train, valid = Split(folder / "data", "train"), Split(folder / "data", "valid")
+    configs = stage_configs(params)
     for name in ("hsvae", "vae"):
-        pretrain(name, params, train, valid, vocab_size, torch.device("cpu"), None, folder / f"{name}.pt",
-                 progress=False)
+        pretrain(configs[f"pretrain/{name}"], train, valid, vocab_size, torch.device("cpu"), None,
+                 folder / f"{name}.pt", progress=False)
     return folder
 
 

@@ -1,3 +1,4 @@
+import math
 import copy
 
 import pytest
@@ -73,10 +74,12 @@ def test_encode_shapes_and_hsvae_means():
         samples = model.encode(batch, n_samples=5)
         gamma = model.gamma_mean(batch)
         mean = model.posterior_mean(batch)
-        q_gamma, loc, _ = model.posterior_parts(model.encoder(batch))
+        _, loc, _ = model.posterior_parts(model.encoder(batch))
+        q_raw = model.q_gamma(model.encoder(batch), clamp=False)
     assert samples.shape == (5, len(batch), ARCH["latent_dim"])
     assert ((gamma > 0) & (gamma < 1)).all()
-    assert torch.allclose(mean, (1 - q_gamma.concentration1 / (q_gamma.concentration1 + q_gamma.concentration0)) * loc)
+    # means read the unclamped posterior (the clamp is a training device)
+    assert torch.allclose(mean, (1 - q_raw.concentration1 / (q_raw.concentration1 + q_raw.concentration0)) * loc)
     # each of the K samples draws its own gamma: the samples differ
     assert not torch.allclose(samples[0], samples[1])
 
@@ -92,7 +95,7 @@ def test_hsvae_beta_parameters_are_clamped():
 
 
 def test_mat_vae_total_is_its_weighted_terms():
-    model = build("mat_vae")
+    model = build("mat_vae", psi=1.0, **{"lambda": 4.0})
     torch.manual_seed(3)
     terms = model.loss_terms(make_batch())
     assert torch.allclose(terms["total"], terms["rec"] + 1.0 * terms["kl_z"] + 4.0 * terms["mmd"])
@@ -166,8 +169,10 @@ def test_decoder_loss_is_the_same_with_chunks():
     batch = make_batch()
     z = torch.randn(len(batch), ARCH["latent_dim"])
     plain = model.decoder.reconstruction_loss(z, batch)
-    model.decoder.ce_chunk = 5
-    assert torch.allclose(model.decoder.reconstruction_loss(z, batch), plain, atol=1e-5)
+    torch.manual_seed(0)
+    chunked = build_vae("vae", 30, ARCH, HPARAMS["vae"], ce_chunk=5)
+    assert chunked.decoder.ce_chunk == 5
+    assert torch.allclose(chunked.decoder.reconstruction_loss(z, batch), plain, atol=1e-5)
 
 
 def test_the_benchmarks_naive_baseline_computes_the_same_loss():
@@ -180,3 +185,22 @@ def test_the_benchmarks_naive_baseline_computes_the_same_loss():
         rec = model.decoder.reconstruction_loss(z, batch)
         naive(model)  # the encoder already runs over the padding: only the decoder changes
         assert torch.allclose(model.decoder.reconstruction_loss(z, batch), rec, atol=1e-5)
+
+
+@pytest.mark.parametrize("a,b,on", [(0.3, 0.45, True), (150.0, 300.0, True), (0.2, 0.1, False), (300.0, 120.0, False)])
+def test_gamma_is_read_from_the_unclamped_posterior(a, b, on):
+    """Head outputs outside the [0.5, 100] clamp: the clamped mean is 0.5 (counted off), the
+    unclamped one decides. softplus(bias) + 1e-5 = a with zero weights."""
+    model = build("hsvae")
+    inverse_softplus = lambda v: math.log(math.expm1(v - 1e-5))  # noqa: E731
+    with torch.no_grad():
+        for head, value in ((model.a_head, a), (model.b_head, b)):
+            head.weight.zero_()
+            head.bias.fill_(inverse_softplus(value))
+    features = torch.randn(4, model.encoder.output_dim)
+    with torch.no_grad():
+        gamma = model.gamma_mean_from_features(features)
+        clamped = model.q_gamma(features).mean
+    assert torch.allclose(gamma, torch.full_like(gamma, a / (a + b)), rtol=1e-4)
+    assert torch.allclose(clamped, torch.full_like(clamped, 0.5))  # both bounds crossed the same way
+    assert bool((gamma < 0.5).all()) is on

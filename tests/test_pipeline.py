@@ -30,7 +30,7 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     for name, entry in summary.items():
         assert 0.0 <= entry["accuracy"] <= 1.0
         if name != "classifier":
-            assert 0.0 <= entry["ah_sample"] <= 1.0 and 0.0 <= entry["ah_mean"] <= 1.0 and entry["rec_loss"] > 0
+            assert 0.0 <= entry["ah_sample"] <= 1.0 and 0.0 <= entry["ah_mean"] <= 1.0 and entry["rec"] > 0
     # high signal, 3 classes: the supervised baseline is far above chance (1/3)
     assert summary["classifier"]["accuracy"] > 0.6
     history = (repo / "reports/pretrain/hsvae/plots/metrics/valid/ah_sample.tsv").read_text().splitlines()
@@ -40,11 +40,22 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
 
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "results"], repo)
-    out = run(["dvc", "exp", "run", "-S", "hsvae.alpha=8"], repo).stdout
+    before = summary["hsvae"]["ah_sample"]
+    out = run(["dvc", "exp", "run", "-S", "model.alpha=8"], repo).stdout  # the user's own command
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"pretrain@hsvae", "classify@hsvae", "analyze"}
-    shown = run(["dvc", "exp", "show", "--json"], repo).stdout
-    assert "hsvae" in shown and "accuracy" in shown
+    # configure (a second) checks and re-writes the stages' settings; only HSVAE's changed
+    assert ran == {"configure", "pretrain@hsvae", "classify@hsvae", "analyze"}
+    after = json.loads((repo / "reports/summary.json").read_text())
+    assert after["hsvae"]["ah_sample"] != before
+    assert {k: v for k, v in after.items() if k != "hsvae"} == {k: v for k, v in summary.items() if k != "hsvae"}
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    leaves = lambda x: sum(map(leaves, x.values())) if isinstance(x, dict) else 1  # noqa: E731
+    for commit in shown:
+        for rev in [commit] + [e["revs"][0] for e in commit.get("experiments") or []]:
+            metrics = (rev.get("data") or {}).get("metrics") or {}
+            assert leaves({k: v["data"] for k, v in metrics.items()}) <= 35
+    kept = run(["dvc", "exp", "show", "--drop", ".*", "--keep", "model.alpha", "--csv"], repo).stdout
+    assert "model.alpha" in kept.splitlines()[0] and "8" in kept
 
 
 def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path):
@@ -75,7 +86,7 @@ def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path
 
 
 @pytest.mark.parametrize("override,message", [
-    ("hsvae.alpha=-1", "hsvae.alpha = -1: expected a number > 0"),
+    ("model.alpha=-1", "model.alpha = -1: expected a finite number > 0"),
     ("data.corpus=wikipedia", "data.corpus = 'wikipedia': expected one of synthetic, local, dbpedia"),
     ("train.precision=fp8", "train.precision = 'fp8': expected one of fp32, bf16, fp16, auto"),
 ])
@@ -93,3 +104,61 @@ def test_a_bad_param_fails_the_stage_with_one_line(tmp_path, override, message):
     assert result.stderr.strip() == f"error: params.yaml: {message}" or message in result.stderr
     assert "Traceback" not in result.stderr
     assert not (repo / "data/raw").exists()
+
+
+def output_hashes(repo):
+    import hashlib
+
+    return {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for folder in ("models", "reports", "data", "configs") for p in (repo / folder).rglob("*") if p.is_file()}
+
+
+BAD_OVERRIDES = [  # (override, message, whether DVC itself unlinks outputs first)
+    ("model.alpha=-1", "error: params.yaml: model.alpha = -1: expected a finite number > 0", False),
+    ("+model.alpah=3", "error: params.yaml: model.alpah: unknown key; expected one of alpha, beta", False),
+    ("train.epochs=two", "error: params.yaml: train.epochs = 'two': expected an integer >= 1", False),
+    # A changed `models` list re-shapes the pipeline: DVC unlinks the cached outputs of stages
+    # that vanished before any stage runs; they stay in the cache and `dvc checkout` restores them.
+    ("models=[vae,hsvea]", "error: params.yaml: models = ['vae', 'hsvea']: expected a list of distinct names", True),
+]
+
+
+def test_bad_values_never_cost_an_output(tmp_path):
+    """Each bad value fails `dvc exp run` in the configure stage, before DVC removes any other
+    stage's outputs: every file is byte for byte what it was."""
+    repo = tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 1}, "classify": {"epochs": 2}})
+    run(["dvc", "repro"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "results"], repo)
+    before = output_hashes(repo)
+    for override, message, reshapes in BAD_OVERRIDES:
+        result = run(["dvc", "exp", "run", "-S", override], repo, check=False)
+        assert result.returncode != 0, override
+        assert message in result.stderr + result.stdout, (override, result.stderr[-2000:])
+        run(["git", "checkout", "-q", "params.yaml"], repo)
+        if reshapes:
+            run(["dvc", "checkout", "-q"], repo)
+        assert output_hashes(repo) == before, override
+
+
+def test_the_paper_preset_is_what_dvc_records_and_adds_the_bert_baseline(tmp_path, tiny_bert):
+    """-S preset=paper (sizes shrunk in the test's copy of conf/preset/paper.yaml): DVC's recorded
+    params are the preset's values, the stages used exactly those, and baseline@bert ran."""
+    import yaml
+
+    repo = tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 1}, "classify": {"epochs": 2},
+                                "arch": {"bert": tiny_bert}})
+    preset = yaml.safe_load((repo / "conf/preset/paper.yaml").read_text())
+    preset.update(data={"vocab_size": 250}, arch={"embedding_dim": 24, "hidden_dim": 40},
+                  train={"epochs": 2, "batch_size": 32, "ce_chunk": 0})
+    (repo / "conf/preset/paper.yaml").write_text("# @package _global_\n" + yaml.safe_dump(preset))
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "small paper preset"], repo)
+    out = run(["dvc", "exp", "run", "-S", "preset=paper"], repo).stdout
+    assert "Running stage 'baseline@bert'" in out
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    recorded = [e["revs"][0]["data"]["params"]["params.yaml"]["data"] for c in shown for e in c.get("experiments") or []]
+    assert len(recorded) == 1 and recorded[0]["preset"] == "paper"
+    assert recorded[0]["arch"]["hidden_dim"] == 40 and recorded[0]["baselines"] == ["classifier", "bert"]
+    used = json.loads((repo / "configs/pretrain/hsvae.json").read_text())
+    assert used["arch"] == recorded[0]["arch"] and used["train"] == recorded[0]["train"]
+    assert 0 <= json.loads((repo / "reports/classify/bert/test.json").read_text())["test_accuracy"] <= 1

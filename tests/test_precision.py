@@ -7,6 +7,7 @@ from hsvae.device import resolve_precision
 from hsvae.preprocess import preprocess
 from hsvae.pretrain import pretrain
 from hsvae.splits import Split
+from hsvae.stage import stage_configs
 from tests.pipeline_utils import ROOT, TINY, overlay
 
 
@@ -28,7 +29,7 @@ def test_bf16_training_reaches_the_fp32_reconstruction(tmp_path, name):
     train, valid = Split(tmp_path / "data", "train"), Split(tmp_path / "data", "valid")
     final = {}
     for label, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        _, history = pretrain(name, params, train, valid, vocab, torch.device("cpu"), dtype,
+        _, history = pretrain(stage_configs(params)[f"pretrain/{name}"], train, valid, vocab, torch.device("cpu"), dtype,
                               tmp_path / f"{label}.pt", progress=False)
         final[label] = history[-1]["valid/rec"]
         assert history[-1]["valid/rec"] < history[0]["valid/rec"]

@@ -18,19 +18,26 @@ from tests.pipeline_utils import ROOT, run, tiny_repo
 from tests.test_models import build
 
 BAD_PARAMS = [
-    ("hsvae.alpha", 0, "hsvae.alpha = 0: expected a number > 0"),
-    ("hsvae.alpha", -2.5, "hsvae.alpha = -2.5: expected a number > 0"),
-    ("hsvae.temperature", 0, "hsvae.temperature = 0: expected a number > 0"),
+    ("model.alpha", 0, "model.alpha = 0: expected a finite number > 0"),
+    ("model.alpha", -2.5, "model.alpha = -2.5: expected a finite number > 0"),
+    ("model.temperature", 0, "model.temperature = 0: expected a finite number > 0"),
+    ("model.alpha", "four", "model.alpha = 'four': expected a finite number > 0"),
+    ("train.lr", float("inf"), "train.lr = inf: expected a finite number > 0"),
+    ("train.lr", float("nan"), "train.lr = nan: expected a finite number > 0"),
+    ("arch.latent_dim", 1, "arch.latent_dim = 1: expected an integer >= 2"),
+    ("mat_vae.gamma", 1.5, "mat_vae.gamma = 1.5: expected a finite number >= 0 and <= 1"),
+    ("hsvae.alpha", 4, "hsvae: unknown key; expected one of preset, data"),
+    ("models", [], "models = []: expected a list of distinct names from vae"),
     ("models", ["vae", "hsvea"], "models = ['vae', 'hsvea']: expected a list of distinct names from vae, vae_l1"),
     ("data.corpus", "imdb", "data.corpus = 'imdb': expected one of synthetic, local, dbpedia, yahoo, yelp, "
                             "hsvae-dbpedia, hsvae-yahoo"),
     ("data.per_class.train", 0, "data.per_class.train = 0: expected an integer >= 1"),
-    ("arch.latent_dim", 0, "arch.latent_dim = 0: expected an integer >= 1"),
-    ("arch.latent_dim", 3.5, "arch.latent_dim = 3.5: expected an integer >= 1"),
+    ("arch.latent_dim", 0, "arch.latent_dim = 0: expected an integer >= 2"),
+    ("arch.latent_dim", 3.5, "arch.latent_dim = 3.5: expected an integer >= 2"),
     ("train.device", "gpu", "train.device = 'gpu': expected auto, cpu, cuda or cuda:N"),
-    ("data.synthetic.signal", 1.5, "data.synthetic.signal = 1.5: expected a number >= 0 and <= 1"),
-    ("data.vocab_sise", 100, "data.vocab_sise: unknown key; expected one of corpus, local_dir, per_class"),
-    ("hsvae.beta_clamp", [5, 1], "hsvae.beta_clamp = [5, 1]: expected [low, high] with 0.001 <= low <= high"),
+    ("data.synthetic.signal", 1.5, "data.synthetic.signal = 1.5: expected a finite number >= 0 and <= 1"),
+    ("data.vocab_sise", 100, "data.vocab_sise: unknown key; expected one of corpus, seed, local_dir, per_class"),
+    ("model.beta_clamp", [5, 1], "model.beta_clamp = [5, 1]: expected [low, high] with 0.001 <= low <= high"),
     ("data.min_length", 70, "data.min_length = 70: expected <= data.max_length = 60"),
 ]
 
@@ -42,7 +49,7 @@ def default_params():
 def set_key(params, dotted, value):
     *path, last = dotted.split(".")
     for key in path:
-        params = params[key]
+        params = params.setdefault(key, {})
     params[last] = value
 
 
@@ -56,25 +63,42 @@ def test_bad_params_are_named_with_what_is_allowed(key, value, message):
     assert "\n" not in str(error.value)
 
 
-def test_the_default_params_and_the_paper_preset_are_valid():
+def test_a_number_written_as_yaml_1_1_reads_it_is_accepted():
     params = default_params()
-    assert validate(params)["data"]["per_class"]["train"] == params["data"]["per_class"]["train"]
-    params["preset"] = "paper"
-    paper = validate(params)
+    params["train"]["lr"] = "1e-3"  # YAML 1.1 (PyYAML) reads `lr: 1e-3` as a string
+    assert validate(params)["train"]["lr"] == 0.001
+
+
+def test_a_bad_study_point_is_named_before_anything_runs():
+    params = default_params()
+    params["studies"]["stability"]["groups"][0]["points"][0]["model.alpha"] = -1
+    with pytest.raises(ParamError, match=r"^studies.stability: setting .*model.alpha = -1: expected a finite"):
+        validate(params)
+
+
+def test_the_committed_params_are_conf_composed_and_the_paper_preset_is_valid():
+    """params.yaml is what `dvc exp run` composes from conf/; the paper preset's values are
+    in the composed file itself (what DVC records is what the stages use)."""
+    from hsvae.params import compose
+
+    assert compose(conf=ROOT / "conf") == default_params()
+    paper = validate(compose(["preset=paper"], conf=ROOT / "conf"))
+    assert paper["preset"] == "paper"
     assert paper["arch"]["hidden_dim"] == 512 and paper["data"]["per_class"]["train"] == 10_000
     assert paper["baselines"] == ["classifier", "bert"]
 
 
-@pytest.mark.parametrize("stage", ["download", "preprocess", "pretrain hsvae", "classify hsvae", "analyze"])
+@pytest.mark.parametrize("stage", ["configure", "download", "preprocess", "pretrain hsvae", "classify hsvae",
+                                   "baseline classifier", "analyze"])
 def test_every_stage_checks_params_first_and_writes_nothing(tmp_path, stage):
     repo = tiny_repo(tmp_path)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["hsvae"]["temperature"] = -1
+    params["model"]["temperature"] = -1
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     before = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if ".git" not in p.parts}
     result = run([sys.executable, "-m", f"stages.{stage.split()[0]}", *stage.split()[1:]], repo, check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: params.yaml: hsvae.temperature = -1: expected a number > 0"
+    assert result.stderr.strip() == "error: params.yaml: model.temperature = -1: expected a finite number > 0"
     after = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
     assert after == {p: t for p, t in before.items() if "__pycache__" not in p.parts}
 
@@ -85,7 +109,7 @@ def test_a_killed_preprocess_leaves_the_previous_output(tmp_path):
     run([sys.executable, "-m", "stages.preprocess"], repo)
     old = {p.name: p.read_bytes() for p in (repo / "data/processed").iterdir()}
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["seed"] = 7  # a different sample: the new output would differ
+    params["data"]["seed"] = 7  # a different sample: the new output would differ
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     proc = subprocess.Popen([sys.executable, "-m", "stages.preprocess"], cwd=repo)
     deadline = time.time() + 60

@@ -14,7 +14,7 @@ def metric(exp, path, *keys):
 
 def test_queued_alpha_grid_runs_and_alpha_controls_sparsity(tmp_path):
     repo = tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 3}})
-    run(["dvc", "exp", "run", "--queue", "-S", "hsvae.alpha=0.2,20", "-S", "hsvae.beta=1"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "model.alpha=0.2,20", "-S", "model.beta=1"], repo)
     run(["dvc", "queue", "start", "-j", "2"], repo)
     deadline = time.time() + 400
     while time.time() < deadline:
@@ -28,7 +28,7 @@ def test_queued_alpha_grid_runs_and_alpha_controls_sparsity(tmp_path):
     ah = {}
     for exp in experiments:
         revision = exp["revs"][0]
-        alpha = revision["data"]["params"]["params.yaml"]["data"]["hsvae"]["alpha"]
+        alpha = revision["data"]["params"]["params.yaml"]["data"]["model"]["alpha"]
         ah[alpha] = metric(revision, "reports/summary.json", "hsvae", "ah_sample")
         assert 0 <= metric(revision, "reports/summary.json", "hsvae", "accuracy") <= 1
     assert set(ah) == {0.2, 20}

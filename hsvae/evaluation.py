@@ -1,0 +1,60 @@
+"""Evaluating a trained VAE on a split: encoder features, loss terms, Average Hoyer variants
+and q(gamma|x) means. `map_split` is the one loop over a split's length buckets."""
+import torch
+
+from hsvae.batching import bucketed_batches
+from hsvae.metrics import average_hoyer
+
+
+@torch.no_grad()
+def map_split(split, batch_size, device, fn, width, with_text=False, dtype=torch.float32):
+    """fn(batch) -> (B, width) for every sentence of `split`, in the split's order, on the CPU."""
+    out = torch.empty(len(split), width, dtype=dtype)
+    for indices in bucketed_batches(split.lengths, batch_size):
+        out[indices] = fn(split.batch(indices, with_text).to(device)).to(dtype).cpu()
+    return out
+
+
+def encoder_features(encoder, split, batch_size, device, with_text=False):
+    """The encoder's feature vector of every sentence of `split`."""
+    return map_split(split, batch_size, device, encoder, encoder.output_dim, with_text)
+
+
+def gamma_means(model, split, batch_size, device, with_text=False):
+    """Mean of the unclamped q(gamma|x) for every sentence of `split`, (N, D) numpy."""
+    return map_split(split, batch_size, device, model.gamma_mean, model.latent_dim, with_text).numpy()
+
+
+def posterior_means(model, split, batch_size, device, with_text=False):
+    """E[z|x] for every sentence of `split`, (N, D) numpy."""
+    return map_split(split, batch_size, device, model.posterior_mean, model.latent_dim, with_text).numpy()
+
+
+@torch.no_grad()
+def evaluate(model, split, batch_size, device, with_text=False, seed=0):
+    """Mean loss terms over `split` and Average Hoyer of the codes, named by what is scored:
+    `ah_sample` one posterior sample of z per sentence; `ah_mean` the posterior mean E[z|x]
+    (HSVAE: the spike-and-slab mean (1 - E[gamma]) mu); HSVAE adds `ah_slab_mean` (the slab
+    mean mu) and `ah_gamma_sample_mean` ((1 - gamma~) mu with gamma~ ~ q(gamma|x)), the two
+    variants the authors' code prints."""
+    torch.manual_seed(seed)
+    sums = {}
+    has_gamma = hasattr(model, "q_gamma")
+    codes = {k: [] for k in ("ah_sample", "ah_mean", *(("ah_slab_mean", "ah_gamma_sample_mean") if has_gamma else ()))}
+    order = []
+    for indices in bucketed_batches(split.lengths, batch_size):
+        batch = split.batch(indices, with_text).to(device)
+        features = model.encoder(batch)
+        for key, value in model.loss_terms(batch, features).items():
+            sums[key] = sums.get(key, 0.0) + float(value) * len(indices)
+        codes["ah_sample"].append(model.sample_from_features(features)[0])
+        codes["ah_mean"].append(model.mean_from_features(features))
+        if has_gamma:
+            loc = model.slab(features)[0]
+            codes["ah_slab_mean"].append(loc)
+            codes["ah_gamma_sample_mean"].append((1 - model.q_gamma(features, clamp=False).sample()) * loc)
+        order.append(torch.as_tensor(indices))
+    metrics = {key: value / len(split) for key, value in sums.items()}
+    for key, rows in codes.items():  # Average Hoyer normalises over all rows: order does not matter
+        metrics[key] = average_hoyer(torch.cat([r.float().cpu() for r in rows]))
+    return metrics

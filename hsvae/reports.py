@@ -1,0 +1,27 @@
+"""Report files the classification stages write, whole or not at all."""
+import contextlib
+from pathlib import Path
+
+from sklearn.metrics import accuracy_score
+
+from hsvae.atomic import atomic_live, write_json
+from hsvae.splits import class_names
+
+
+@contextlib.contextmanager
+def write_classification(out: Path, splits, data_dir):
+    """Yield (live, record): train with the DVCLive logger `live`, then record(predictions per
+    split). The folder (curves, confusion matrix) and test.json appear only if all succeeded."""
+    names, accuracy = class_names(data_dir), {}
+
+    def record(predictions):
+        for split in ("valid", "test"):
+            accuracy[f"{split}_accuracy"] = float(accuracy_score(splits[split].labels, predictions[split]))
+        live.log_sklearn_plot("confusion_matrix", [names[i] for i in splits["test"].labels],
+                              [names[i] for i in predictions["test"]], name="confusion_matrix.json")
+
+    with atomic_live(out) as live:
+        yield live, record
+        if not accuracy:
+            raise RuntimeError("write_classification: no predictions were recorded")
+    write_json(out / "test.json", accuracy)
