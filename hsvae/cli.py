@@ -1,4 +1,5 @@
-"""`hsvae encode` and `hsvae neighbours`: sparse codes of your own sentences."""
+"""`hsvae encode` and `hsvae neighbours`: sparse codes of your own sentences;
+`hsvae study run|report NAME`: the paper's comparisons over settings and replicates."""
 import argparse
 import json
 import sys
@@ -48,6 +49,20 @@ def neighbours_command(args):
         print(f"{score:.4f}\t{index}\t{sentence}")
 
 
+def study_command(args):
+    from hsvae.study import run_study
+    from hsvae.study_report import write_report
+
+    if args.action == "report":
+        print(f"wrote {write_report(args.name, extra=args.set)}/")
+        return 0
+    result = run_study(args.name, args.set, args.address, args.cpus_per_run, args.gpus_per_run, args.git_remote)
+    print(f"study {args.name}: {result['ran']} ran, {result['skipped']} already done, {len(result['failed'])} failed")
+    for name, error in result["failed"].items():
+        print(f"failed: {name}: {error}", file=sys.stderr)
+    return 1 if result["failed"] else 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="hsvae", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -69,10 +84,23 @@ def main(argv=None):
     near.add_argument("--corpus", required=True, help="a text file of sentences to search")
     near.add_argument("-k", type=int, default=5)
     near.add_argument("--by", choices=("jaccard", "cosine"), default="jaccard")
+    study = sub.add_parser("study", help="run or report a study declared under `studies` in params.yaml")
+    study.add_argument("action", choices=("run", "report"))
+    study.add_argument("name", help="a study of params.yaml, e.g. stability, signal, fig2")
+    study.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override applied to every run, as dvc exp run -S (e.g. preset=paper)")
+    study.add_argument("--address", help="join this Ray cluster (default: an embedded local Ray)")
+    study.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (default 1)")
+    study.add_argument("--gpus-per-run", type=float, default=0.0,
+                       help="Ray GPUs per run; fractions share a GPU between runs (e.g. 0.25)")
+    study.add_argument("--git-remote", help="machines share no filesystem: a git URL the workers clone from and "
+                                            "push experiments to (with the repository's default DVC remote)")
     args = parser.parse_args(argv)
     if args.command == "encode" and args.format == "npz" and args.output == "-":
         parser.error("--format npz needs --output FILE.npz")
     try:
+        if args.command == "study":
+            return study_command(args)
         (encode_command if args.command == "encode" else neighbours_command)(args)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,0 +1,138 @@
+"""Studies: a named grid over params (conf/config.yaml `studies:`) times replicate training
+seeds, each point run as one DVC experiment on Ray, and the report of the family of runs.
+
+A point runs in its own clone of the current commit (DVC holds a repository lock, so runs
+cannot share a workspace): `dvc exp run --name NAME -S ...` there, then `dvc exp push` of the
+experiment back to the user's repository (a path on a shared filesystem, with the DVC cache
+shared through `cache.dir`; or a git remote plus a DVC remote). The experiment's name is the
+study's name and a hash of its overrides, so a point already run for this commit is skipped:
+a killed study resumes.
+"""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from hsvae.config import ParamError
+from hsvae.params import load, study_points
+
+
+class StudyError(ParamError):
+    pass
+
+
+# ---- the points of a study
+
+def format_value(value) -> str:
+    """A params value as Hydra override syntax (what `dvc exp run -S` takes)."""
+    if isinstance(value, list):
+        return "[" + ",".join(format_value(v) for v in value) + "]"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def study_runs(params: dict, name: str, extra=()) -> list:
+    """[(experiment name, overrides)] for every setting x replicate; `extra` are the user's own
+    `-S key=value` overrides applied to every run (e.g. preset=paper)."""
+    if name not in params["studies"]:
+        raise StudyError(f"study {name!r}: not in params.yaml studies; expected one of {', '.join(params['studies'])}")
+    study = params["studies"][name]
+    runs = []
+    for setting in study_points(study):
+        for replicate in range(study["replicates"]):
+            overrides = [*extra, *(f"{k}={format_value(v)}" for k, v in setting.items()), f"train.seed={replicate}"]
+            digest = hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:10]
+            runs.append((f"{name}-{digest}", overrides))
+    return runs
+
+
+# ---- running
+
+def _git(*args, cwd=".") -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def existing_experiments(commit: str, repo=".") -> set:
+    """Names of the experiments whose baseline is `commit` (refs/exps/ab/cdef.../NAME)."""
+    refs = _git("for-each-ref", "--format=%(refname)", f"refs/exps/{commit[:2]}/{commit[2:]}/", cwd=repo)
+    return {ref.rsplit("/", 1)[1] for ref in refs.splitlines() if ref}
+
+
+def experiment_ref(commit: str, name: str) -> str:
+    return f"refs/exps/{commit[:2]}/{commit[2:]}/{name}"
+
+
+def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int) -> dict:
+    """One point: clone `source` at `commit`, run the experiment, push it back to `source`.
+    Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
+    start, work = time.time(), tempfile.mkdtemp(prefix=f"hsvae-{name}-")
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DVC_NO_ANALYTICS": "1"}
+
+    def call(*cmd):
+        subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=True)
+
+    try:
+        call("git", "clone", "-q", "--no-checkout", source, ".")
+        call("git", "checkout", "-q", commit)
+        if cache_dir:  # shared filesystem: outputs land in the user's cache directly
+            call("dvc", "cache", "dir", "--local", cache_dir)
+        else:  # machines share no filesystem: start from the DVC remote's outputs
+            subprocess.run(["dvc", "pull", "-q"], cwd=work, env=env, capture_output=True)
+        call("dvc", "exp", "run", "-q", "--name", name, *(arg for o in overrides for arg in ("-S", o)))
+        call("dvc", "exp", "push", *(["--no-cache"] if cache_dir else []), "origin", name)
+        error = None
+    except subprocess.CalledProcessError as failure:
+        lines = [line for line in (failure.stderr or failure.stdout or "").splitlines() if line.strip()]
+        error = " | ".join(lines[-3:]) or f"exit code {failure.returncode}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"name": name, "error": error, "seconds": time.time() - start}
+
+
+def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=0.0, git_remote=None,
+              progress=True) -> dict:
+    """Run the study's missing points on Ray; return {"ran", "skipped", "failed": {name: error}}."""
+    import ray
+    from tqdm import tqdm
+
+    params = load("params.yaml")
+    runs = study_runs(params, name, extra)
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    if dirty:
+        raise StudyError(f"a study runs the committed code: commit or stash the changes first ({dirty.splitlines()[0]} ...)")
+    commit = _git("rev-parse", "HEAD")
+    done = existing_experiments(commit)
+    todo = [(n, o) for n, o in runs if n not in done]
+    if git_remote:
+        source, cache_dir = git_remote, None
+    else:
+        source = str(Path(".").resolve())
+        cache_dir = str(Path(subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True,
+                                            check=True).stdout.strip()).resolve())
+    print(f"study {name}: {len(runs)} runs, {len(runs) - len(todo)} already done for commit {commit[:7]}, "
+          f"{len(todo)} to run")
+    failed = {}
+    if todo:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            task = ray.remote(run_point).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
+            threads = max(1, int(cpus_per_run))
+            pending = [task.remote(source, commit, n, o, cache_dir, threads) for n, o in todo]
+            with tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"study {name}", unit="run",
+                      disable=not progress) as bar:
+                while pending:
+                    finished, pending = ray.wait(pending, num_returns=1)
+                    result = ray.get(finished[0])
+                    if result["error"]:
+                        failed[result["name"]] = result["error"]
+                        tqdm.write(f"run {result['name']} failed: {result['error']}")
+                    elif git_remote:
+                        subprocess.run(["dvc", "exp", "pull", git_remote, result["name"]], check=True,
+                                       capture_output=True)
+                    bar.update(1)
+        finally:
+            ray.shutdown()
+    return {"ran": len(todo) - len(failed), "skipped": len(runs) - len(todo), "failed": failed}
