@@ -2,6 +2,7 @@
 Average Hoyer over training (Fig. 3), gamma_class heat maps (Fig. 4) and the classes'
 word-distribution divergence (Fig. 5)."""
 import csv
+import textwrap
 import json
 from pathlib import Path
 
@@ -58,11 +59,12 @@ def heat_map(matrix, path, title, xlabel, ylabel, rows, cols, colour_label, vmin
     """A labelled heat map; with `mask_diagonal` the (zero) diagonal is left blank so the colour
     scale spans the off-diagonal values."""
     shown = np.ma.masked_where(np.eye(*matrix.shape, dtype=bool), matrix) if mask_diagonal else matrix
-    fig, ax = plt.subplots(figsize=(max(6, 0.28 * matrix.shape[1] + 4), max(3.5, 0.35 * matrix.shape[0] + 2)))
+    width = max(8.5, 0.28 * matrix.shape[1] + 4)
+    fig, ax = plt.subplots(figsize=(width, max(4, 0.35 * matrix.shape[0] + 2.5)))
     image = ax.imshow(shown, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xticks(range(len(cols)), cols, fontsize=7, rotation=90)
-    ax.set_title(title, fontsize=9)
+    ax.set_title("\n".join(textwrap.fill(line, int(width * 11)) for line in title.split("\n")), fontsize=9)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(image, ax=ax, label=colour_label)
     fig.tight_layout()

@@ -168,14 +168,34 @@ def read_csv(path: Path, text_column: int, classes: int, dropped: Counter):
             yield label, row[text_column]
 
 
-def read_split(raw: Path, split: str):
-    """Sentences and labels of a pre-split corpus."""
+def read_lines(path: Path, errors="strict") -> list:
+    """The lines of a text file, split at "\n" only (a form feed or other Unicode line break
+    inside a line is not a new line, as for `wc -l`); non-UTF-8 bytes name the file and line."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ValueError(f"{path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x})") from None
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def read_split(raw: Path, split: str, classes: int | None = None):
+    """Sentences and labels of a pre-split corpus; labels must be integers in 0..classes-1."""
     text_path, label_path = raw / f"{split}.txt", raw / f"{split}_class_label.txt"
-    sentences = text_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    labels = label_path.read_text().split()
+    sentences = read_lines(text_path, errors="replace")  # undecodable text bytes become U+FFFD
+    labels = []
+    for number, line in enumerate(read_lines(label_path), 1):
+        value = line.strip()
+        try:
+            label = int(value)
+        except ValueError:
+            raise ValueError(f"{label_path}, line {number}: {value!r} is not an integer class") from None
+        if label < 0 or (classes is not None and label >= classes):
+            allowed = f"0..{classes - 1} (classes.txt names {classes})" if classes is not None else "0 or more"
+            raise ValueError(f"{label_path}, line {number}: class {label} is outside {allowed}")
+        labels.append(label)
     if len(sentences) != len(labels):
         raise ValueError(f"{text_path}: {len(sentences)} sentences but {label_path} has {len(labels)} labels")
-    try:
-        return sentences, [int(label) for label in labels]
-    except ValueError as error:
-        raise ValueError(f"{label_path}: expected one integer class per line ({error})") from None
+    return sentences, labels

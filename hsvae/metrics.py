@@ -39,6 +39,11 @@ def pairwise_kl(distributions: np.ndarray) -> np.ndarray:
     return (distributions * logp).sum(1, keepdims=True) - distributions @ logp.T
 
 
-def mean_off_diagonal(matrix: np.ndarray) -> float:
+def mean_off_diagonal(matrix: np.ndarray) -> float | None:
+    """Mean of the off-diagonal entries; None (undefined) with fewer than 2 rows or a NaN entry
+    (e.g. a class with no sentence in the split)."""
     n = matrix.shape[0]
-    return float((matrix.sum() - np.trace(matrix)) / (n * (n - 1)))
+    if n < 2:
+        return None
+    value = (matrix.sum() - np.trace(matrix)) / (n * (n - 1))
+    return float(value) if np.isfinite(value) else None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.batching import SPECIALS, UNK
-from hsvae.corpora import SPLITS, layout, read_csv, read_split
+from hsvae.corpora import SPLITS, layout, read_csv, read_lines, read_split
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 # Unknown-word markers of the authors' preprocessed corpora.
@@ -179,14 +179,39 @@ def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int,
     return splits
 
 
-def read_presplit(raw: Path):
-    """Authors' or local splits, kept whole: lines are already tokenised, tokens are split on
-    white space and kept as they are."""
-    splits = {}
-    for split in SPLITS:
-        sentences, labels = read_split(raw, split)
-        splits[split] = ([" ".join(line.split()) for line in sentences], labels)
-    return splits
+def read_presplit(raw: Path, data: dict, dropped: Counter):
+    """Authors' or local splits: lines are already tokenised (split on white space). The
+    authors' splits are kept as released; a `local` corpus gets the rules of the raw corpora:
+    non-ASCII characters removed, then empty sentences and sentences outside
+    [min_length, max_length] tokens dropped (counted in `dropped`). Every class must appear in
+    every split, and there must be at least 2."""
+    named = raw / "classes.txt"
+    classes = len(read_lines(named)) if named.exists() else None
+    splits = {split: read_split(raw, split, classes) for split in SPLITS}
+    if classes is None:
+        classes = 1 + max((max(labels) for _, labels in splits.values() if labels), default=-1)
+    for split, (sentences, labels) in splits.items():
+        if data["corpus"] == "local":
+            kept = []
+            for sentence, label in zip(sentences, labels):
+                tokens = sentence.encode("ascii", errors="ignore").decode().split()
+                if not tokens:
+                    dropped["empty"] += 1
+                elif not data["min_length"] <= len(tokens) <= data["max_length"]:
+                    dropped["length"] += 1
+                else:
+                    kept.append((" ".join(tokens), label))
+            sentences, labels = [s for s, _ in kept], [label for _, label in kept]
+        else:
+            sentences = [" ".join(line.split()) for line in sentences]
+        missing = sorted(set(range(classes)) - set(labels))
+        if missing:
+            raise ValueError(f"{raw / f'{split}_class_label.txt'}: no sentence of class {missing[0]} "
+                             f"(of {classes}) in the {split} split{' after the length limits' if data['corpus'] == 'local' else ''}")
+        splits[split] = (sentences, labels)
+    if classes < 2:
+        raise ValueError(f"{raw / 'train_class_label.txt'}: {classes} class; a classification corpus needs at least 2")
+    return splits, classes
 
 
 def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
@@ -198,11 +223,10 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
         text_column = corpus_spec.text_column if corpus_spec is not None else 1
         splits = sample_csv(raw, data, seed, text_column, classes, stats)
     else:
-        splits = read_presplit(raw)
-        classes = 1 + max(max(labels) for _, labels in splits.values())
+        splits, classes = read_presplit(raw, data, stats["dropped"])
     train_tokens = all_tokens(splits["train"][0])
     if (raw / "vocab.txt").exists():
-        listed = [w for w in (raw / "vocab.txt").read_text(encoding="utf-8").splitlines() if w not in UNK_MARKERS]
+        listed = [w for w in read_lines(raw / "vocab.txt") if w not in UNK_MARKERS]
         vocab = Vocabulary(listed[: data["vocab_size"]])
     else:
         vocab = Vocabulary.from_counts(Counter(train_tokens), data["vocab_size"])

@@ -27,15 +27,19 @@ def _setting_keys(study: dict) -> list:
     return list(dict.fromkeys(k for s in study_points(study) for k in s if k != "models"))
 
 
-def runs_table(name: str, repo=".", extra=()) -> pd.DataFrame:
+def _commit(repo, rev="HEAD", short=False) -> str:
+    return subprocess.run(["git", "rev-parse", *(["--short"] if short else []), rev], cwd=repo, capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     """One row per (run, model): the grid's params, the replicate's training seed, the model's
     test metrics and the corpus/gamma statistics of that run."""
     import dvc.api
 
     params = load(Path(repo) / "params.yaml")
     study, wanted = params["studies"][name], {n for n, _ in study_runs(params, name, extra)}
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = _commit(repo, rev)
     shown = pd.DataFrame(dvc.api.exp_show(repo=repo, revs=[commit]))
     shown = shown[shown["Experiment"].isin(wanted)]
     if shown.empty:
@@ -76,10 +80,9 @@ def summary_table(runs: pd.DataFrame, keys) -> pd.DataFrame:
     return out.reset_index()
 
 
-def curves(runs: pd.DataFrame, metric: str, repo=".") -> dict:
+def curves(runs: pd.DataFrame, metric: str, repo=".", rev="HEAD") -> dict:
     """(experiment, model) -> validation `metric` per epoch, read from the experiment's commit."""
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = _commit(repo, rev)
     found = {}
     for exp, model in runs[["experiment", "model"]].drop_duplicates().itertuples(index=False):
         path = f"reports/pretrain/{model}/plots/metrics/valid/{metric}.tsv"
@@ -95,14 +98,14 @@ def _label(setting: dict) -> str:
                      for k, v in setting.items())
 
 
-def figure_stability(runs, keys, out: Path, repo, caption):
+def figure_stability(runs, keys, out: Path, repo, rev, caption):
     """Fig. 3 for families of runs: validation Average Hoyer per epoch, mean over replicates as a
     line and one standard deviation as a band; MAT-VAE on top, HSVAE below; samples and means.
     Then the final test Average Hoyer against the prior (HSVAE: alpha/(alpha+beta))."""
     models = [m for m in ("mat_vae", "hsvae") if m in set(runs["model"])]
     fig, axes = plt.subplots(len(models), 2, figsize=(12, 4 * len(models)), squeeze=False)
     for column, metric in enumerate(("ah_sample", "ah_mean")):
-        found = curves(runs, metric, repo)
+        found = curves(runs, metric, repo, rev)
         for row, model in enumerate(models):
             ax = axes[row][column]
             part = runs[runs["model"] == model]
@@ -166,7 +169,7 @@ def matched_reconstruction(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure_fig2(runs, keys, out: Path, repo, caption):
+def figure_fig2(runs, keys, out: Path, repo, rev, caption):
     """Fig. 2 over runs: accuracy against Average Hoyer (samples) for every run, coloured by
     reconstruction loss; then each sparse run beside the dense VAE of closest reconstruction."""
     coded = runs[runs["ah_sample"].notna()]
@@ -207,7 +210,7 @@ def figure_fig2(runs, keys, out: Path, repo, caption):
     return figures
 
 
-def figure_signal(runs, keys, out: Path, repo, caption):
+def figure_signal(runs, keys, out: Path, repo, rev, caption):
     """§4.4.1 over replicates: class KL, gamma separation and accuracy against the signal."""
     key = "data.synthetic.signal"
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
@@ -252,14 +255,15 @@ def _mean_std(summary: pd.DataFrame, keys) -> pd.DataFrame:
     return shown
 
 
-def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=()) -> Path:
+def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=(), rev="HEAD") -> Path:
+    """reports/studies/NAME/: runs.csv, summary.csv, figures and README.md, from the study's
+    experiments on commit `rev`."""
     params = load(Path(repo) / "params.yaml")
     study_runs(params, name)  # a clear error for an unknown study
     study, keys = params["studies"][name], _setting_keys(params["studies"][name])
-    runs = runs_table(name, repo, extra)
+    runs = runs_table(name, repo, extra, rev)
     summary = summary_table(runs, keys)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = _commit(repo, rev, short=True)
     data, arch, train = params["data"], params["arch"], params["train"]
     caption = (f"corpus {data['corpus']} ({data['per_class']['train']}/{data['per_class']['valid']}/{data['per_class']['test']}"
                f" per class), latent {arch['latent_dim']}, {train['epochs']} epochs, commit {commit}")
@@ -267,7 +271,7 @@ def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=()
         out.mkdir(parents=True)
         runs.to_csv(out / "runs.csv", index=False)
         summary.to_csv(out / "summary.csv", index=False)
-        figures = FIGURES[name](runs, keys, out, repo, caption) if name in FIGURES else []
+        figures = FIGURES[name](runs, keys, out, repo, rev, caption) if name in FIGURES else []
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments. "
                  "Written by `hsvae study report " + name + "`; every run is a DVC experiment (`dvc exp show`).", "",

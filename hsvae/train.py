@@ -24,6 +24,19 @@ def _check_finite(values: dict, where: str):
             raise TrainingError(f"{where}: {name} is {value}")
 
 
+DIVERGED = 10.0  # an epoch's mean training loss this many times the first epoch's ends the run
+
+
+def _check_not_diverging(name, history, metrics, epoch):
+    """Training that multiplies its loss (e.g. train.lr too high) is stopped with a named error
+    instead of ending "successfully" with a useless model."""
+    first = history[0]["train/total"] if history else None
+    now = metrics["train/total"]
+    if first is not None and first > 0 and now > DIVERGED * first:
+        raise TrainingError(f"{name}: diverged: the training loss grew from {first:.4g} (epoch 1) to {now:.4g} "
+                            f"(epoch {epoch + 1}); lower train.lr")
+
+
 def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, device, dtype=None,
         grad_clip=0.0, checkpoint=None, live=None, fingerprint=None, progress=True):
     """Train `model` for `epochs` and return the per-epoch metrics.
@@ -83,6 +96,7 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
         with torch.no_grad(), autocast(device, dtype):
             metrics.update(evaluate())
         _check_finite(metrics, f"{name}: epoch {epoch + 1}, evaluation")
+        _check_not_diverging(name, history, metrics, epoch)
         metrics["epoch"] = epoch + 1
         history.append(metrics)
         if live is not None:

@@ -61,7 +61,7 @@ def main():
             heat_map(shown, out / f"gamma_class_{name}.png",
                      f"Fig. 4: gamma_class of {name} (test), dims {start}-{start + shown.shape[1] - 1}\n{text}",
                      "latent dimension", "class", names, [str(d) for d in range(start, start + shown.shape[1])],
-                     "share of the class's sentences with the dimension off (mean gamma >= 0.5)", 0, 1)
+                     "share of sentences with the dimension off\n(mean gamma >= 0.5)", 0, 1)
             analysis[f"{name}_gamma_separation"] = class_separation(matrix)
             analysis[f"{name}_active_fraction"] = float((means < 0.5).mean())
             figures.append((f"Fig. 4: gamma_class of {name} (test)", f"gamma_class_{name}.png"))

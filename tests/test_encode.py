@@ -98,3 +98,41 @@ def test_cli_writes_jsonl_and_npz(trained, tmp_path, capsys):
     assert np.allclose(arrays["mean"][4], records[4]["mean"], atol=1e-5)
     assert cli(["encode", "--model", str(tmp_path / "missing.pt"), "--input", str(tmp_path / "in.txt")]) == 2
     assert "missing.pt: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--input", "MISSING"], "error: --input MISSING: not a file"),
+    (["--input", "."], "error: --input .: not a file"),
+    (["--input", "IN", "--model", "MISSING"], "MISSING: no such file"),
+])
+def test_a_failed_encode_keeps_the_existing_output(trained, tmp_path, capsys, args, message):
+    (tmp_path / "in.txt").write_text("a\n")
+    (tmp_path / "codes.jsonl").write_text("previous codes\n")
+    args = [a.replace("MISSING", str(tmp_path / "missing")).replace("IN", str(tmp_path / "in.txt")) for a in args]
+    message = message.replace("MISSING", str(tmp_path / "missing"))
+    full = ["encode", "--model", str(trained / "hsvae.pt"), "--data", str(trained / "data"), "--quiet", *args,
+            "--output", str(tmp_path / "codes.jsonl")]
+    assert cli(full) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+    assert (tmp_path / "codes.jsonl").read_text() == "previous codes\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".codes")] == []
+
+
+def test_batch_size_zero_is_refused_by_name(trained, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli(["encode", "--batch-size", "0"])
+    assert stop.value.code == 2
+    assert "--batch-size: expected an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_encode_quietly(trained, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "in.txt").write_text("\n".join(sentences(trained, 30) * 200) + "\n")
+    command = (f"{sys.executable} -m hsvae encode --quiet --model {trained / 'hsvae.pt'} --data {trained / 'data'} "
+               f"--input {tmp_path / 'in.txt'} --chunk 50 | head -1")
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True)
+    assert result.stdout.count("\n") == 1 and json.loads(result.stdout)["n_active"] >= 0
+    assert result.stderr == "" and result.returncode == 0

@@ -169,3 +169,138 @@ def test_corrupt_or_truncated_model_files_are_named(tmp_path):
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(CorruptFile, match="other.pt: not a model saved by the pretrain stage"):
         load_vae(tmp_path / "other.pt")
+
+
+# ---- local corpora: labels and lines checked, the raw corpora's rules applied, content tracked
+
+def local_corpus(folder, labels=None, texts=None, classes=("a", "b", "c")):
+    folder.mkdir(parents=True, exist_ok=True)
+    words = "one two three four five six seven".split()
+    for split in ("train", "valid", "test"):
+        split_labels = (labels or {}).get(split, [0, 1, 2] * 4)
+        split_texts = (texts or {}).get(split, [" ".join(words[: 2 + i % 4]) for i in range(len(split_labels))])
+        (folder / f"{split}.txt").write_bytes(b"\n".join(t if isinstance(t, bytes) else t.encode() for t in split_texts) + b"\n")
+        (folder / f"{split}_class_label.txt").write_bytes(
+            b"\n".join(str(v).encode() if not isinstance(v, bytes) else v for v in split_labels) + b"\n")
+    if classes:
+        (folder / "classes.txt").write_text("\n".join(classes) + "\n")
+    return folder
+
+
+def local_data(folder, **changes):
+    params = validate(default_params())
+    return {**params["data"], "corpus": "local", "local_dir": str(folder), **changes}
+
+
+@pytest.mark.parametrize("labels,classes,message", [
+    ({"train": [0, 1, 2, 7] * 3}, ("a", "b", "c"), "train_class_label.txt, line 4: class 7 is outside 0..2"),
+    ({"valid": [0, 1, -1, 2] * 3}, ("a", "b", "c"), "valid_class_label.txt, line 3: class -1 is outside 0..2"),
+    ({"test": [0, 1, "x", 2] * 3}, ("a", "b", "c"), "test_class_label.txt, line 3: 'x' is not an integer class"),
+    ({"test": [0, 1] * 6}, ("a", "b", "c"), "test_class_label.txt: no sentence of class 2 (of 3) in the test split"),
+    ({"train": [0] * 12, "valid": [0] * 12, "test": [0] * 12}, None, "1 class; a classification corpus needs at least 2"),
+    ({"train": [0, 1, b"\xff2"] * 4}, ("a", "b", "c"), "train_class_label.txt, line 3: not UTF-8 text (byte 0xff)"),
+])
+def test_local_labels_are_checked_with_file_and_line(tmp_path, labels, classes, message):
+    from hsvae.preprocess import preprocess
+
+    folder = local_corpus(tmp_path / "corpus", labels, classes=classes)
+    with pytest.raises(ValueError) as error:
+        preprocess(folder, tmp_path / "out", local_data(folder), 0)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_local_corpora_get_the_raw_corpora_rules(tmp_path):
+    """A form feed is not a line break; empty lines and sentences outside the length limits are
+    dropped and counted; non-ASCII bytes are removed, never vocabulary words."""
+    from hsvae.preprocess import preprocess
+
+    texts = ["one two", "", "caf\xe9 two three".encode("latin-1"), "one \f two", " ".join(["one"] * 50), "one two three",
+             "two", "three four", "one", "four five", "five six", "six seven"]
+    folder = local_corpus(tmp_path / "corpus", texts={"train": texts})
+    stats = preprocess(folder, tmp_path / "out", local_data(folder, max_length=10), 0)
+    assert stats["dropped"] == {"empty": 1, "length": 1}
+    assert stats["splits"]["train"]["sentences"] == 10
+    train = (tmp_path / "out/train.txt").read_text().splitlines()
+    assert train[1] == "caf two three" and train[2] == "one two"
+    assert all(w.isascii() for w in (tmp_path / "out/vocab.txt").read_text().split())
+
+
+def test_editing_a_local_corpus_file_changes_what_dvc_tracks(tmp_path):
+    from hsvae.stage import stage_configs
+
+    folder = local_corpus(tmp_path / "corpus")
+    params = validate({**default_params(), "data": local_data(folder)})
+    before = stage_configs(params)
+    (folder / "test_class_label.txt").write_text("2\n1\n0\n" * 4)
+    after = stage_configs(params)
+    assert before["data"] != after["data"]  # configs/data.json: download and preprocess re-run
+    assert {k: v for k, v in before.items() if k != "data"} == {k: v for k, v in after.items() if k != "data"}
+
+
+# ---- metrics files hold no NaN; training that diverges is stopped
+
+def test_undefined_statistics_are_null_and_nan_is_never_written(tmp_path):
+    from hsvae.analysis import class_separation
+    from hsvae.atomic import write_json
+
+    assert class_separation(np.ones((1, 4))) is None  # one class: no pair to compare
+    assert class_separation(np.array([[0.0, 1.0], [np.nan, 1.0]])) is None  # a class missing from the split
+    write_json(tmp_path / "ok.json", {"separation": None})
+    assert (tmp_path / "ok.json").read_text() == '{\n  "separation": null\n}\n'
+    with pytest.raises(ValueError, match=r"bad.json: a value is not finite"):
+        write_json(tmp_path / "bad.json", {"kl": float("nan")})
+    assert not (tmp_path / "bad.json").exists()
+
+
+def test_a_diverging_run_ends_with_a_named_error():
+    model = torch.nn.Linear(2, 1)
+    epochs = []
+
+    def terms(indices):
+        loss = model(torch.ones(len(indices), 2)).pow(2).mean() * 0 + 1.0 + 30.0 * len(epochs)
+        return {"rec": loss, "total": loss}
+
+    def evaluate():
+        epochs.append(1)
+        return {}
+
+    with pytest.raises(TrainingError, match=r"^m: diverged: the training loss grew from 1 \(epoch 1\) to 31 \(epoch 2\); "
+                                            r"lower train.lr$"):
+        fit(name="m", model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), terms=terms,
+            batches=lambda rng: [np.arange(4)], evaluate=evaluate, epochs=5, seed=0, device=torch.device("cpu"),
+            progress=False)
+
+
+def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
+    """Kill after epoch 1 on corpus A, then train on corpus B (same vocabulary size): the run
+    starts from epoch 1 and equals an uninterrupted run on B."""
+    from hsvae.corpora import download
+    from hsvae.preprocess import preprocess
+    from hsvae.pretrain import pretrain
+    from hsvae.splits import load_splits, vocabulary_size
+    from hsvae.stage import stage_configs
+    from tests.pipeline_utils import TINY, overlay
+
+    params = overlay(validate(default_params()), TINY)
+    params["train"]["epochs"] = 2
+    params["data"]["vocab_size"] = 100  # both corpora have more words: the same vocabulary size
+    cfg = stage_configs(params)["pretrain/vae"]
+    corpora = {}
+    for name, seed in (("a", 0), ("b", 1)):
+        download(params["data"], seed, tmp_path / f"raw-{name}", tmp_path / "cache")
+        preprocess(tmp_path / f"raw-{name}", tmp_path / name, params["data"], seed)
+        corpora[name] = load_splits(tmp_path / name)
+    vocab = vocabulary_size(tmp_path / "a")
+    assert vocabulary_size(tmp_path / "b") == vocab
+    # Same settings on corpus A leave a checkpoint (the stage deletes it only after success):
+    # resumed by mistake, a run on B would skip training and return A's history.
+    checkpoint = tmp_path / "vae-checkpoint.pt"
+    _, history_a = pretrain(cfg, corpora["a"]["train"], corpora["a"]["valid"], vocab, torch.device("cpu"), None,
+                            tmp_path / "a.pt", checkpoint=checkpoint, progress=False)
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
+    _, straight = pretrain(cfg, corpora["b"]["train"], corpora["b"]["valid"], vocab, torch.device("cpu"), None,
+                           tmp_path / "b-straight.pt", progress=False)
+    _, resumed = pretrain(cfg, corpora["b"]["train"], corpora["b"]["valid"], vocab, torch.device("cpu"), None,
+                          tmp_path / "b.pt", checkpoint=checkpoint, progress=False)
+    assert resumed == straight and resumed != history_a

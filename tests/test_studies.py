@@ -1,0 +1,158 @@
+"""Studies: the grid's runs, the report's statistics, and real runs on Ray (embedded, killed and
+resumed; and a two-node local cluster started by the test)."""
+import csv
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hsvae.params import validate
+from hsvae.study import format_value, study_runs
+from hsvae.study_report import matched_reconstruction, summary_table
+from tests.pipeline_utils import run, tiny_repo
+from tests.test_reliability import default_params
+
+HSVAE_BIN = str(Path(sys.executable).parent / "hsvae")
+
+
+def test_a_study_is_its_settings_times_its_replicates():
+    params = validate(default_params())
+    runs = study_runs(params, "stability")
+    assert len(runs) == (4 + 4) * 3
+    assert len({name for name, _ in runs}) == len(runs)  # one experiment name per run
+    assert runs == study_runs(params, "stability")  # names are stable: a killed study resumes
+    first = runs[0][1]
+    assert first == ["models=[hsvae]", "model.alpha=1.0", "model.beta=4.0", "train.seed=0"]
+    assert [o[-1] for _, o in runs[:3]] == ["train.seed=0", "train.seed=1", "train.seed=2"]
+    signal_runs = study_runs(params, "signal", extra=["preset=paper"])
+    assert len(signal_runs) == 4 * 3 and all(o[0] == "preset=paper" for _, o in signal_runs)
+    assert {o[2] for _, o in signal_runs} == {f"data.synthetic.signal={s}" for s in (0.2, 0.4, 0.7, 0.9)}
+    assert format_value([1, 2.5, "a"]) == "[1,2.5,a]"
+
+
+def test_summary_means_and_stds_are_those_of_the_replicates():
+    runs = pd.DataFrame({"model.alpha": [1.0, 1.0, 1.0, 8.0, 8.0], "model": ["hsvae"] * 5,
+                         "experiment": list("abcde"), "replicate": [0, 1, 2, 0, 1],
+                         "accuracy": [0.5, 0.7, 0.6, 0.2, 0.3], "ah_sample": [0.3, 0.35, 0.4, 0.6, 0.8]})
+    summary = summary_table(runs, ["model.alpha"]).set_index("model.alpha")
+    for alpha, rows in ((1.0, slice(0, 3)), (8.0, slice(3, 5))):
+        for metric in ("accuracy", "ah_sample"):
+            values = runs[metric][rows].tolist()
+            assert summary.loc[alpha, f"{metric}_mean"] == pytest.approx(statistics.mean(values))
+            assert summary.loc[alpha, f"{metric}_std"] == pytest.approx(statistics.stdev(values))
+        assert summary.loc[alpha, "replicates"] == len(runs[rows])
+
+
+def test_each_sparse_run_is_matched_with_the_closest_dense_reconstruction():
+    runs = pd.DataFrame({"experiment": ["d1", "d2", "d3", "s1", "s2"],
+                         "model": ["vae", "vae", "vae", "hsvae", "mat_vae"], "vae.psi": [0.01, 0.3, 1.0, None, None],
+                         "rec": [20.0, 30.0, 40.0, 33.0, 19.0], "accuracy": [0.9, 0.8, 0.5, 0.7, 0.6],
+                         "ah_sample": [0.2, 0.2, 0.2, 0.5, 0.25]})
+    matched = matched_reconstruction(runs)
+    assert matched["sparse_experiment"].tolist() == ["s1", "s2"]
+    assert matched["vae_experiment"].tolist() == ["d2", "d1"]  # |33-30| and |19-20| are the smallest gaps
+
+
+TINY_STUDY = {"replicates": 2, "groups": [{"set": {"models": ["hsvae"]},
+                                           "points": [{"model.alpha": 1.0}, {"model.alpha": 8.0}]}]}
+
+
+def study_repo(tmp_path, studies):
+    return tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 1}, "classify": {"epochs": 2},
+                                "studies": studies})
+
+
+def experiment_refs(repo) -> dict:
+    out = run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps/"], repo).stdout
+    return {ref.rsplit("/", 1)[1]: sha for ref, sha in (line.split() for line in out.splitlines())
+            if "/exec/" not in ref}
+
+
+def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path):
+    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    # one run at a time (2 CPUs per run on a 2-core machine), killed once the first has landed
+    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "tiny", "--cpus-per-run", "2"], cwd=repo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while not experiment_refs(repo) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+    first = experiment_refs(repo)
+    assert 1 <= len(first) < 4, first
+
+    out = run([HSVAE_BIN, "study", "run", "tiny"], repo).stdout
+    assert f"{len(first)} already done" in out and f"{4 - len(first)} to run" in out
+    refs = experiment_refs(repo)
+    assert len(refs) == 4 and all(refs[name] == sha for name, sha in first.items())  # not run again
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    recorded = {e["name"]: e["revs"][0]["data"]["params"]["params.yaml"]["data"]
+                for commit in shown for e in commit.get("experiments") or []}
+    assert set(recorded) == set(refs)
+    assert sorted((p["model"]["alpha"], p["train"]["seed"]) for p in recorded.values()) == [
+        (1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
+    assert "4 runs, 4 already done" in run([HSVAE_BIN, "study", "run", "tiny"], repo).stdout
+
+    run([HSVAE_BIN, "study", "report", "tiny"], repo)
+    folder = repo / "reports/studies/tiny"
+    with open(folder / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 and {r["model"] for r in rows} == {"hsvae"}
+    with open(folder / "summary.csv") as f:
+        summary = {float(r["model.alpha"]): r for r in csv.DictReader(f)}
+    for alpha in (1.0, 8.0):  # the summary is the replicates' mean and sample std, by hand
+        values = [float(r["ah_sample"]) for r in rows if float(r["model.alpha"]) == alpha]
+        assert float(summary[alpha]["ah_sample_mean"]) == pytest.approx(statistics.mean(values))
+        assert float(summary[alpha]["ah_sample_std"]) == pytest.approx(statistics.stdev(values))
+        assert int(summary[alpha]["replicates"]) == 2
+    assert "Mean ± standard deviation" in (folder / "README.md").read_text()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_study_runs_on_a_two_node_ray_cluster_and_a_failed_run_is_reported(tmp_path):
+    """A head and a worker started on 127.0.0.1 (one CPU each); one point cannot run (a BERT
+    path that does not exist): it is reported by name, and the other lands in the repository."""
+    studies = {"two": {"replicates": 1, "groups": [
+        {"set": {"models": ["hsvae"]}},
+        {"set": {"models": ["b_vae"], "arch.bert": str(tmp_path / "no-such-bert")}}]}}
+    repo = study_repo(tmp_path, studies)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_AUTH_MODE": "disabled"}
+    port = free_port()
+    ray_dir = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
+    try:
+        subprocess.run(["ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
+                        "--include-dashboard=false", f"--temp-dir={ray_dir}"], env=env, check=True, capture_output=True)
+        subprocess.run(["ray", "start", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", "--num-cpus=1"],
+                       env=env, check=True, capture_output=True)
+        result = subprocess.run([HSVAE_BIN, "study", "run", "two", "--address", f"127.0.0.1:{port}"], cwd=repo,
+                                env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    names = [name for name, _ in study_runs(validate(yaml_params(repo)), "two")]
+    assert f"failed: {names[1]}: " in result.stderr and "no-such-bert" in result.stderr
+    assert "1 ran, 0 already done, 1 failed" in result.stdout
+    assert set(experiment_refs(repo)) == {names[0]}
+    landed = run(["dvc", "exp", "show", "--json"], repo).stdout
+    assert names[0] in landed
+
+
+def yaml_params(repo):
+    import yaml
+
+    return yaml.safe_load((repo / "params.yaml").read_text())
