@@ -120,12 +120,16 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
         try:
             task = ray.remote(run_point).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
             threads = max(1, int(cpus_per_run))
-            pending = [task.remote(source, commit, n, o, cache_dir, threads) for n, o in todo]
+            names = {task.remote(source, commit, n, o, cache_dir, threads): n for n, o in todo}
+            pending = list(names)
             with tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"study {name}", unit="run",
                       disable=not progress) as bar:
                 while pending:
                     finished, pending = ray.wait(pending, num_returns=1)
-                    result = ray.get(finished[0])
+                    try:
+                        result = ray.get(finished[0])
+                    except ray.exceptions.RayError as error:  # the task's worker or node was lost
+                        result = {"name": names[finished[0]], "error": f"Ray: {str(error).splitlines()[0]}"}
                     if result["error"]:
                         failed[result["name"]] = result["error"]
                         tqdm.write(f"run {result['name']} failed: {result['error']}")

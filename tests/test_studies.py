@@ -76,9 +76,22 @@ def experiment_refs(repo) -> dict:
             if "/exec/" not in ref}
 
 
+def ray_env(tmp_path):
+    """The test's own Ray temp dir (short: Ray's socket paths are limited), so that stopping its
+    Ray never touches another Ray on the machine."""
+    ray_dir = Path(f"/tmp/rt{os.getpid()}{abs(hash(str(tmp_path))) % 10_000}")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_TMPDIR": str(ray_dir),
+           "RAY_AUTH_MODE": "disabled"}
+    return env, ray_dir
+
+
+def stop_ray(ray_dir):
+    subprocess.run(["pkill", "-9", "-f", str(ray_dir)], capture_output=True)
+
+
 def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path):
     repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env, ray_dir = ray_env(tmp_path)
     # one run at a time (2 CPUs per run on a 2-core machine), killed once the first has landed
     proc = subprocess.Popen([HSVAE_BIN, "study", "run", "tiny", "--cpus-per-run", "2"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -87,11 +100,17 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+    stop_ray(ray_dir)
     first = experiment_refs(repo)
     assert 1 <= len(first) < 4, first
 
-    out = run([HSVAE_BIN, "study", "run", "tiny"], repo).stdout
+    try:
+        out = subprocess.run([HSVAE_BIN, "study", "run", "tiny"], cwd=repo, env=env, capture_output=True, text=True,
+                             check=True).stdout
+        again = subprocess.run([HSVAE_BIN, "study", "run", "tiny"], cwd=repo, env=env, capture_output=True,
+                               text=True, check=True).stdout
+    finally:
+        stop_ray(ray_dir)
     assert f"{len(first)} already done" in out and f"{4 - len(first)} to run" in out
     refs = experiment_refs(repo)
     assert len(refs) == 4 and all(refs[name] == sha for name, sha in first.items())  # not run again
@@ -101,7 +120,7 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     assert set(recorded) == set(refs)
     assert sorted((p["model"]["alpha"], p["train"]["seed"]) for p in recorded.values()) == [
         (1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
-    assert "4 runs, 4 already done" in run([HSVAE_BIN, "study", "run", "tiny"], repo).stdout
+    assert "4 runs, 4 already done" in again
 
     run([HSVAE_BIN, "study", "report", "tiny"], repo)
     folder = repo / "reports/studies/tiny"
@@ -131,18 +150,17 @@ def test_a_study_runs_on_a_two_node_ray_cluster_and_a_failed_run_is_reported(tmp
         {"set": {"models": ["hsvae"]}},
         {"set": {"models": ["b_vae"], "arch.bert": str(tmp_path / "no-such-bert")}}]}}
     repo = study_repo(tmp_path, studies)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "RAY_AUTH_MODE": "disabled"}
+    env, ray_dir = ray_env(tmp_path)
     port = free_port()
-    ray_dir = Path("/tmp") / f"ray-{port}"  # Ray's socket paths must stay short
     try:
         subprocess.run(["ray", "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=1",
-                        "--include-dashboard=false", f"--temp-dir={ray_dir}"], env=env, check=True, capture_output=True)
+                        "--include-dashboard=false"], env=env, check=True, capture_output=True)
         subprocess.run(["ray", "start", f"--address=127.0.0.1:{port}", "--node-ip-address=127.0.0.1", "--num-cpus=1"],
                        env=env, check=True, capture_output=True)
         result = subprocess.run([HSVAE_BIN, "study", "run", "two", "--address", f"127.0.0.1:{port}"], cwd=repo,
                                 env=env, capture_output=True, text=True, timeout=600)
     finally:
-        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True)
+        stop_ray(ray_dir)
     assert result.returncode == 1, result.stdout + result.stderr
     names = [name for name, _ in study_runs(validate(yaml_params(repo)), "two")]
     assert f"failed: {names[1]}: " in result.stderr and "no-such-bert" in result.stderr
