@@ -36,7 +36,7 @@ def _check_input(path):
 
 def encode_command(args):
     _check_input(args.input)
-    encoder = load_encoder(args.model, args.data, resolve_device(args.device), active_threshold=args.threshold,
+    encoder = load_encoder(args.model, resolve_device(args.device), active_threshold=args.threshold,
                            batch_size=args.batch_size)
     if args.output == "-":
         _encode_to(encoder, args, sys.stdout)
@@ -49,23 +49,40 @@ def encode_command(args):
                 _encode_to(encoder, args, None, tmp)
 
 
+UNKNOWN_WARNING = 0.3  # share of unknown input words above which the codes say little
+
+
 def _encode_to(encoder, args, out, npz_path=None):
-    parts = {"mean": [], "gamma": [], "n_active": []}
+    """Encode the input in chunks: JSON Lines records to `out`, or arrays to `npz_path`."""
+    parts = {"mean": [], "gamma": [], "active": [], "n_active": [], "unk_rate": []}
+    words = unknown = 0
     bar = tqdm(unit=" sentences", disable=args.quiet, file=sys.stderr)
     for chunk in chunks(_lines(args.input), args.chunk):
         codes = encoder.encode(chunk)
-        if args.format == "jsonl":
+        unknown += float((codes["unk_rate"] * np.array(codes["tokens"])).sum())
+        words += sum(codes["tokens"])
+        if npz_path is None:
             for i in range(len(chunk)):
-                record = {"mean": codes["mean"][i].round(6).tolist(),
-                          "gamma": None if codes["gamma"] is None else codes["gamma"][i].round(6).tolist(),
-                          "active": codes["active"][i].tolist(), "n_active": int(codes["n_active"][i])}
+                record = {"mean": [round(float(v), 4) for v in codes["mean"][i]],
+                          "gamma": None if codes["gamma"] is None else [round(float(v), 4) for v in codes["gamma"][i]],
+                          "active": codes["active"][i].tolist(), "n_active": int(codes["n_active"][i]),
+                          "unk_rate": round(float(codes["unk_rate"][i]), 4)}
+                if args.text:
+                    record["text"] = chunk[i]
                 out.write(json.dumps(record) + "\n")
         else:
-            for key in parts:
-                if codes[key] is not None:
-                    parts[key].append(codes[key])
+            mask = np.zeros(codes["mean"].shape, dtype=bool)
+            for row, active in enumerate(codes["active"]):
+                mask[row, active] = True
+            for key, value in (("mean", codes["mean"]), ("gamma", codes["gamma"]), ("active", mask),
+                               ("n_active", codes["n_active"]), ("unk_rate", codes["unk_rate"])):
+                if value is not None:
+                    parts[key].append(value)
         bar.update(len(chunk))
     bar.close()
+    if words and unknown / words > UNKNOWN_WARNING:
+        print(f"warning: {unknown / words:.0%} of the input's words are not in the model's vocabulary "
+              "(they read as <unk>); their codes say little about them", file=sys.stderr)
     if npz_path is not None:
         with open(npz_path, "wb") as f:
             np.savez(f, **{k: np.concatenate(v) for k, v in parts.items() if v})
@@ -73,7 +90,7 @@ def _encode_to(encoder, args, out, npz_path=None):
 
 def neighbours_command(args):
     _check_input(args.corpus)
-    encoder = load_encoder(args.model, args.data, resolve_device(args.device), active_threshold=args.threshold)
+    encoder = load_encoder(args.model, resolve_device(args.device), active_threshold=args.threshold)
     for score, index, sentence in neighbours(encoder, args.query, _lines(args.corpus), args.k, args.by):
         print(f"{score:.4f}\t{index}\t{sentence}")
 
@@ -97,7 +114,6 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", default="models/hsvae.pt", help="a model written by the pretrain stage")
-    common.add_argument("--data", default="data/processed", help="the preprocessed data it was trained on")
     common.add_argument("--device", default="auto", help="auto (CUDA when present, as the pipeline), cpu, cuda, cuda:N")
     common.add_argument("--threshold", type=float, default=0.5,
                         help="non-HSVAE models: active when |mean z| / its training std exceeds this")
@@ -107,6 +123,7 @@ def main(argv=None):
     enc.add_argument("--format", choices=("jsonl", "npz"), default="jsonl")
     enc.add_argument("--batch-size", type=_positive, default=256)
     enc.add_argument("--chunk", type=_positive, default=10_000, help="sentences read at a time")
+    enc.add_argument("--text", action="store_true", help="JSON Lines: include each input sentence")
     enc.add_argument("--quiet", action="store_true")
     near = sub.add_parser("neighbours", parents=[common], help="sentences sharing the query's active dimensions")
     near.add_argument("query")

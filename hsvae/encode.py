@@ -2,21 +2,17 @@
 that switch on the same dimensions (paper §1, footnote 2).
 
     from hsvae.encode import load_encoder
-    encoder = load_encoder("models/hsvae.pt")
+    encoder = load_encoder("models/hsvae.pt")     # the model file is all it needs
     codes = encoder.encode(["the river flows through the town ."])
     codes["active"][0]   # indices of the dimensions whose slab is on
 """
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from hsvae.batching import bucketed_batches, collate
+from hsvae.batching import SPECIALS, bucketed_batches, collate
 from hsvae.models import HSVAE
 from hsvae.preprocess import Tokenizer, Vocabulary, tokenize
-from hsvae.evaluation import encoder_features
-from hsvae.splits import Split
-from hsvae.store import load_vae
+from hsvae.store import CorruptFile, load_vae
 
 GAMMA_THRESHOLD = 0.5  # HSVAE: a dimension is active when its mean spike probability is below this
 
@@ -24,12 +20,10 @@ GAMMA_THRESHOLD = 0.5  # HSVAE: a dimension is active when its mean spike probab
 class SentenceEncoder:
     """A trained VAE with the vocabulary and tokenizer of the data it was trained on."""
 
-    def __init__(self, model, vocab: Vocabulary, data_dir: Path, device="cpu", active_threshold=0.5,
-                 batch_size=256):
-        self.model, self.vocab, self.data_dir = model, vocab, Path(data_dir)
+    def __init__(self, model, vocab: Vocabulary, scale, device="cpu", active_threshold=0.5, batch_size=256):
+        self.model, self.vocab, self.scale = model, vocab, np.asarray(scale, dtype=np.float32)
         self.device, self.active_threshold, self.batch_size = torch.device(device), active_threshold, batch_size
         self.tokenizer = Tokenizer()
-        self._scale = None
 
     @property
     def sparse(self):
@@ -52,38 +46,34 @@ class SentenceEncoder:
                 gammas[indices] = self.model.gamma_mean_from_features(features).float().cpu().numpy()
         return means, gammas
 
-    def dimension_scale(self):
-        """Per-dimension standard deviation of the posterior means over the training split
-        (non-HSVAE models call a dimension active when |mean z| / scale > threshold)."""
-        if self._scale is None:
-            train = Split(self.data_dir, "train")
-            with torch.no_grad():
-                features = encoder_features(self.model.encoder, train, self.batch_size, self.device, with_text=True)
-                means = self.model.mean_from_features(features.to(self.device)).float().cpu().numpy()
-            std = means.std(0)
-            self._scale = np.where(std > 0, std, 1.0)
-        return self._scale
 
     def encode(self, sentences) -> dict:
         """Codes of raw sentences, cleaned and tokenised as the training data was: `mean`
         (posterior mean of z), `gamma` (mean of q(gamma|x), HSVAE only), `active` (indices of
         active dimensions per sentence) and `n_active`."""
-        means, gammas = self._encode_tokens(tokenize(list(sentences), self.tokenizer))
+        token_lists = tokenize(list(sentences), self.tokenizer)
+        means, gammas = self._encode_tokens(token_lists)
         if self.sparse:
             mask = gammas < GAMMA_THRESHOLD
         else:
-            mask = np.abs(means) / self.dimension_scale() > self.active_threshold
+            mask = np.abs(means) / self.scale > self.active_threshold
+        known = [sum(w in self.vocab.index for w in tokens) for tokens in token_lists]
+        unk_rate = np.array([1 - k / len(t) if t else 0.0 for k, t in zip(known, token_lists)], dtype=np.float32)
         return {"mean": means, "gamma": gammas, "active": [np.flatnonzero(row) for row in mask],
-                "n_active": mask.sum(1)}
+                "n_active": mask.sum(1), "unk_rate": unk_rate, "tokens": [len(t) for t in token_lists]}
 
 
-def load_encoder(path="models/hsvae.pt", data_dir="data/processed", device="cpu", **kwargs) -> SentenceEncoder:
-    model, _ = load_vae(path, device)
-    vocab = Vocabulary.load(Path(data_dir) / "vocab.txt")
+def load_encoder(path="models/hsvae.pt", device="cpu", **kwargs) -> SentenceEncoder:
+    """A model file written by the pretrain stage, self-contained: its vocabulary and the
+    dimension scale travel inside it."""
+    model, config = load_vae(path, device)
+    if not config.get("vocab") or "dimension_scale" not in config:
+        raise CorruptFile(f"{path}: a model file of an older format (no vocabulary inside); re-run its pretrain "
+                          "stage (dvc repro pretrain@NAME) to encode text with it")
+    vocab = Vocabulary(config["vocab"][len(SPECIALS):])
     if len(vocab) != model.embedding.num_embeddings:
-        raise ValueError(f"{Path(data_dir) / 'vocab.txt'}: {len(vocab)} words, but {path} was trained with "
-                         f"{model.embedding.num_embeddings}; use the data folder the model was trained on")
-    return SentenceEncoder(model, vocab, data_dir, device, **kwargs)
+        raise CorruptFile(f"{path}: {len(vocab)} vocabulary words for {model.embedding.num_embeddings} embeddings")
+    return SentenceEncoder(model, vocab, config["dimension_scale"], device, **kwargs)
 
 
 def jaccard(a: set, b: set) -> float:

@@ -5,16 +5,18 @@ import json
 import torch
 
 from hsvae.batching import bucketed_batches, random_batches
-from hsvae.evaluation import evaluate
+from hsvae.evaluation import evaluate, posterior_means
 from hsvae.models import VAE_MODELS, build_vae
 from hsvae.store import save
 from hsvae.train import fit
 
 
 def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_path,
-             checkpoint=None, live=None, progress=True):
+             checkpoint=None, live=None, progress=True, vocab_words=None):
     """Train the VAE of the stage config `cfg` (name, arch, train, hparams); save it to
-    `model_path`; return the model and the per-epoch history."""
+    `model_path` with what encoding new text needs (`vocab_words`, and the per-dimension
+    standard deviation of the posterior means over the training split, which scores the
+    activity of models without gamma); return the model and the per-epoch history."""
     name, arch, train, hparams = cfg["name"], cfg["arch"], cfg["train"], cfg["hparams"]
     spec, seed = VAE_MODELS[name], train["seed"]
     torch.manual_seed(seed)
@@ -42,5 +44,9 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     history = fit(name=name, model=model, optimizer=optimizer, terms=terms, batches=batches, evaluate=validate,
                   epochs=train["epochs"], seed=seed, device=device, dtype=dtype, grad_clip=train["grad_clip"],
                   checkpoint=checkpoint, live=live, fingerprint=fingerprint, progress=progress)
-    save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams)
+    model.eval()
+    std = posterior_means(model, train_split, train["eval_batch_size"], device, with_text).std(0)
+    save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,
+         vocab=list(vocab_words) if vocab_words is not None else None,
+         dimension_scale=[float(s) if s > 0 else 1.0 for s in std])
     return model, history

@@ -11,6 +11,7 @@ import numpy as np
 from hsvae.atomic import atomic_live, atomic_path, write_json
 from hsvae.evaluation import evaluate, gamma_means, posterior_means
 from hsvae.models import VAE_MODELS
+from hsvae.preprocess import Vocabulary
 from hsvae.pretrain import pretrain
 from hsvae.splits import load_splits, vocabulary_size
 from hsvae.stage import DATA, device_and_dtype, run, stage_config, vae_argument
@@ -24,7 +25,8 @@ def main():
     out, checkpoint = Path("reports/pretrain") / name, Path("checkpoints") / f"{name}.pt"
     with atomic_live(out) as live:
         model, _ = pretrain(cfg, splits["train"], splits["valid"], vocabulary_size(DATA), device, dtype,
-                            Path("models") / f"{name}.pt", checkpoint=checkpoint, live=live)
+                            Path("models") / f"{name}.pt", checkpoint=checkpoint, live=live,
+                            vocab_words=Vocabulary.load(Path(DATA) / "vocab.txt").words)
     checkpoint.unlink(missing_ok=True)
     spec, batch = VAE_MODELS[name], cfg["train"]["eval_batch_size"]
     with_text = spec.encoder == "bert"
