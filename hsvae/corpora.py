@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.download import DownloadError, copy_file, extract_tar, fetch
+from hsvae.download import DownloadError, check_archive, copy_file, extract_tar, fetch
 from hsvae.synthetic import SyntheticCorpus
 
 AUTHORS_URL = "https://raw.githubusercontent.com/VictorProkhorov/HSVAE/master/Data/{folder}/{file}"
@@ -93,17 +93,18 @@ def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | Non
             copy_file(got, raw / file)
     else:
         spec = CORPORA[name]
-        archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=spec.archive), cache / f"{spec.archive}.tgz")
+        archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=spec.archive), cache / f"{spec.archive}.tgz",
+                        verify=check_archive)
         extracted = extract_tar(archive, cache / spec.archive)
         raw.mkdir(parents=True, exist_ok=True)
         for file in ("train.csv", "test.csv", "classes.txt"):
             source = extracted / spec.archive / file
             if source.exists():
                 copy_file(source, raw / file)
-        verify_counts(raw, spec)
+        verify_counts(raw, spec, archive)
 
 
-def verify_counts(raw: Path, spec: CsvCorpus):
+def verify_counts(raw: Path, spec: CsvCorpus, archive: Path):
     """No checksums are published for the Zhang archives: check rows and classes instead."""
     for split, expected in spec.rows.items():
         counts = Counter(row[0] for row in csv.reader(open(raw / f"{split}.csv", newline="", encoding="utf-8",
@@ -111,7 +112,7 @@ def verify_counts(raw: Path, spec: CsvCorpus):
         rows = sum(counts.values())
         if rows != expected or len(counts) != spec.classes:
             raise DownloadError(
-                f"{raw / f'{split}.csv'}: expected {expected} rows in {spec.classes} classes, "
+                f"{archive}: {spec.archive}/{split}.csv: expected {expected} rows in {spec.classes} classes, "
                 f"found {rows} rows in {len(counts)} classes"
             )
 

@@ -32,12 +32,33 @@ def git_blob_id(path) -> str:
     return digest.hexdigest()
 
 
-def fetch(url: str, dest, blob_id: str | None = None, timeout: float = 30.0, chunk: int = 1 << 16) -> Path:
+def check_archive(path):
+    """Read a tar archive to its end: a file cut short (e.g. by a server that sent no length)
+    fails here instead of when it is extracted."""
+    with tarfile.open(path) as tar:
+        for _ in tar:
+            pass
+
+
+def _verified(path: Path, url: str, verify) -> Path:
+    if verify is not None:
+        try:
+            verify(path)
+        except (tarfile.TarError, EOFError, OSError, ValueError) as error:
+            path.unlink()
+            raise DownloadError(f"{path}: an incomplete or damaged download of {url} ({type(error).__name__}: "
+                                f"{error}); removed, run again to download it anew") from None
+    return path
+
+
+def fetch(url: str, dest, blob_id: str | None = None, timeout: float = 30.0, chunk: int = 1 << 16,
+          verify=None) -> Path:
     """Download `url` to `dest`. A previous partial download (`dest`.part) is resumed with an
-    HTTP Range request; the file appears at `dest` only when complete and verified."""
+    HTTP Range request; the file appears at `dest` only when complete and verified (git blob
+    id, or `verify(path)`, also run before a file already at `dest` is reused)."""
     dest = Path(dest)
     if dest.exists():
-        return dest
+        return _verified(dest, url, verify)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -77,6 +98,7 @@ def fetch(url: str, dest, blob_id: str | None = None, timeout: float = 30.0, chu
         if got != blob_id:
             part.unlink()
             raise DownloadError(f"{url}: git blob id {got} does not match the expected {blob_id}; file removed")
+    _verified(part, url, verify)
     os.replace(part, dest)
     return dest
 

@@ -17,6 +17,7 @@ PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 class Handler(http.server.BaseHTTPRequestHandler):
     files = {}
     cut_after = None  # bytes sent before the connection is dropped, on the next full request
+    no_length = False  # send no Content-Length (then a cut stream looks complete to the client)
     requests = []
 
     def log_message(self, *args):
@@ -35,7 +36,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
+        if not Handler.no_length:
+            self.send_header("Content-Length", str(len(body) - start))
         self.end_headers()
         if Handler.cut_after is not None and start == 0:
             self.wfile.write(body[: Handler.cut_after])
@@ -48,7 +50,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    Handler.files, Handler.cut_after, Handler.requests = {}, None, []
+    Handler.files, Handler.cut_after, Handler.no_length, Handler.requests = {}, None, False, []
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -153,3 +155,28 @@ def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypa
         Handler.files[f"/Mini/{name}"] = data
     download({"corpus": "mini"}, 0, tmp_path / "raw", tmp_path / "cache", {"authors": server + "/{folder}/{file}"})
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(files)
+
+
+def test_an_archive_cut_short_without_a_length_is_not_cached_as_complete(server, tmp_path, monkeypatch):
+    """The server sends no Content-Length and closes early: the file looks complete. It is read
+    through before it is kept, removed with one line, and the next run (good server) succeeds."""
+    from hsvae import corpora
+
+    spec = corpora.CsvCorpus("cut_csv", text_column=2, classes=2, rows={"train": 400, "test": 2})
+    monkeypatch.setitem(corpora.CORPORA, "cut", spec)
+    rows = b'"1","t","a b"\n"2","t","c d"\n'
+    archive = make_tar([("cut_csv/train.csv", rows * 200, "file"), ("cut_csv/test.csv", rows, "file"),
+                        ("cut_csv/classes.txt", b"x\ny\n", "file")])
+    Handler.files["/cut_csv.tgz"] = archive
+    Handler.no_length, Handler.cut_after = True, len(archive) // 2
+    urls = {"zhang": server + "/{archive}.tgz"}
+    with pytest.raises(DownloadError, match=r"cut_csv.tgz(.part)?: an incomplete or damaged download of .*; removed, run "
+                                            r"again to download it anew$"):
+        download({"corpus": "cut"}, 0, tmp_path / "raw", tmp_path / "cache", urls)
+    assert not (tmp_path / "cache" / "cut_csv.tgz").exists() and not (tmp_path / "raw").exists()
+    download({"corpus": "cut"}, 0, tmp_path / "raw", tmp_path / "cache", urls)
+    assert (tmp_path / "raw" / "train.csv").read_bytes() == rows * 200
+    (tmp_path / "cache" / "cut_csv.tgz").write_bytes(archive[: len(archive) // 3])  # damaged in the cache later
+    with pytest.raises(DownloadError, match="an incomplete or damaged download"):
+        download({"corpus": "cut"}, 0, tmp_path / "raw2", tmp_path / "cache", urls)
+    assert not (tmp_path / "cache" / "cut_csv.tgz").exists()
