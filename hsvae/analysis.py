@@ -70,6 +70,7 @@ def heat_map(matrix, path, title, xlabel, ylabel, rows, cols, colour_label, vmin
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return fig
 
 
 def figure_accuracy_sparsity(summary: dict, path, caption: str):
@@ -93,6 +94,7 @@ def figure_accuracy_sparsity(summary: dict, path, caption: str):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+    return fig
 
 
 def read_tsv(path: Path) -> list:

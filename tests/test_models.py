@@ -204,3 +204,40 @@ def test_gamma_is_read_from_the_unclamped_posterior(a, b, on):
     assert torch.allclose(gamma, torch.full_like(gamma, a / (a + b)), rtol=1e-4)
     assert torch.allclose(clamped, torch.full_like(clamped, 0.5))  # both bounds crossed the same way
     assert bool((gamma < 0.5).all()) is on
+
+
+def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_path, monkeypatch):
+    """MAT-VAE's MMD treats a batch as a sample of q(z): its batches must spread over sentence
+    lengths like the corpus; per-sentence models keep the length buckets."""
+    import numpy as np
+    import yaml
+
+    from hsvae import pretrain as pretrain_module
+    from hsvae.corpora import download
+    from hsvae.preprocess import preprocess
+    from hsvae.splits import load_splits
+    from hsvae.stage import stage_configs
+    from tests.pipeline_utils import ROOT, TINY, overlay
+
+    params = overlay(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    params["models"] = ["vae", "mat_vae", "hsvae"]
+    download(params["data"], 0, tmp_path / "raw", tmp_path / "cache")
+    preprocess(tmp_path / "raw", tmp_path / "data", params["data"], 0)
+    splits = load_splits(tmp_path / "data")
+    lengths = splits["train"].lengths
+    spread = {}
+
+    def first_epoch_batches(*, batches, **kwargs):
+        spread[kwargs["name"]] = np.mean([lengths[b].std() for b in batches(np.random.default_rng(0))])
+        raise StopIteration
+
+    monkeypatch.setattr(pretrain_module, "fit", first_epoch_batches)
+    for name in ("vae", "mat_vae", "hsvae"):
+        try:
+            pretrain_module.pretrain(stage_configs(params)[f"pretrain/{name}"], splits["train"], splits["valid"], 400,
+                                     torch.device("cpu"), None, tmp_path / "m.pt", progress=False)
+        except StopIteration:
+            pass
+    corpus = lengths.std()
+    assert spread["mat_vae"] > 0.7 * corpus  # random batches: close to the corpus's spread
+    assert spread["vae"] < 0.2 * corpus and spread["hsvae"] < 0.2 * corpus  # buckets
