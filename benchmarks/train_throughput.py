@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from hsvae.batching import bucketed_batches, collate, random_batches
-from hsvae.device import autocast
 from hsvae.config import defaults_of
+from hsvae.device import autocast
 from hsvae.models import HSVAEConfig, build_vae
 from hsvae.nets import GRUDecoder
 

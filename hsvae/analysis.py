@@ -2,8 +2,8 @@
 Average Hoyer over training (Fig. 3), gamma_class heat maps (Fig. 4) and the classes'
 word-distribution divergence (Fig. 5)."""
 import csv
-import textwrap
 import json
+import textwrap
 from pathlib import Path
 
 import matplotlib

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from hsvae.atomic import atomic_path
 from hsvae.device import resolve_device
 from hsvae.encode import chunks, load_encoder, neighbours
+from hsvae.errors import MissingInput
 from hsvae.stage import USER_ERRORS
 
 
@@ -31,7 +32,7 @@ def _positive(text):
 
 def _check_input(path):
     if path != "-" and not Path(path).is_file():
-        raise FileNotFoundError(f"--input {path}: not a file")
+        raise MissingInput(f"--input {path}: not a file")
 
 
 def encode_command(args):

@@ -10,8 +10,10 @@ type and its bounds, and the params check is derived from it (one declaration, n
 import dataclasses
 import math
 
+from hsvae.errors import UserError
 
-class ParamError(ValueError):
+
+class ParamError(UserError, ValueError):
     pass
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.download import DownloadError, check_archive, copy_file, extract_tar, fetch
+from hsvae.errors import InputError, MissingInput
 from hsvae.synthetic import SyntheticCorpus
 
 AUTHORS_URL = "https://raw.githubusercontent.com/VictorProkhorov/HSVAE/master/Data/{folder}/{file}"
@@ -137,10 +138,10 @@ def write_synthetic(data: dict, seed: int, raw: Path):
 
 def copy_local(source: Path, raw: Path):
     if not source.is_dir():
-        raise FileNotFoundError(f"data.local_dir: {source} is not a folder")
+        raise MissingInput(f"data.local_dir: {source} is not a folder")
     missing = [f for f in SPLIT_FILES if not (source / f).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise MissingInput(
             f"data.local_dir: {source} lacks {', '.join(missing)}; a local corpus needs "
             "{train,valid,test}.txt with one sentence per line and {split}_class_label.txt with one 0-based class per line"
         )
@@ -177,7 +178,7 @@ def read_lines(path: Path, errors="strict") -> list:
         text = data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise ValueError(f"{path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x})") from None
+        raise InputError(f"{path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x})") from None
     lines = text.split("\n")
     return lines[:-1] if lines and lines[-1] == "" else lines
 
@@ -192,11 +193,11 @@ def read_split(raw: Path, split: str, classes: int | None = None):
         try:
             label = int(value)
         except ValueError:
-            raise ValueError(f"{label_path}, line {number}: {value!r} is not an integer class") from None
+            raise InputError(f"{label_path}, line {number}: {value!r} is not an integer class") from None
         if label < 0 or (classes is not None and label >= classes):
             allowed = f"0..{classes - 1} (classes.txt names {classes})" if classes is not None else "0 or more"
-            raise ValueError(f"{label_path}, line {number}: class {label} is outside {allowed}")
+            raise InputError(f"{label_path}, line {number}: class {label} is outside {allowed}")
         labels.append(label)
     if len(sentences) != len(labels):
-        raise ValueError(f"{text_path}: {len(sentences)} sentences but {label_path} has {len(labels)} labels")
+        raise InputError(f"{text_path}: {len(sentences)} sentences but {label_path} has {len(labels)} labels")
     return sentences, labels

@@ -3,13 +3,15 @@ import contextlib
 
 import torch
 
+from hsvae.errors import InputError
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"train.device = {name!r}: CUDA is not available on this machine; use auto or cpu")
+        raise InputError(f"train.device = {name!r}: CUDA is not available on this machine; use auto or cpu")
     return device
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hsvae.atomic import atomic_path
+from hsvae.errors import UserError
 
 OFFLINE_HINT = (
     "To run without network use the embedded corpus (dvc exp run -S data.corpus=synthetic) "
@@ -18,7 +19,7 @@ OFFLINE_HINT = (
 )
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError, RuntimeError):
     pass
 
 

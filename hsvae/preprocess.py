@@ -10,6 +10,7 @@ import numpy as np
 
 from hsvae.batching import SPECIALS, UNK
 from hsvae.corpora import SPLITS, layout, read_csv, read_lines, read_split
+from hsvae.errors import InputError
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 # Unknown-word markers of the authors' preprocessed corpora.
@@ -123,7 +124,7 @@ class Vocabulary:
         return np.fromiter(map(self.index.get, tokens, repeat(UNK)), dtype=np.int32, count=len(tokens))
 
 
-class CorpusTooSmall(ValueError):
+class CorpusTooSmall(InputError):
     pass
 
 
@@ -206,11 +207,11 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
             sentences = [" ".join(line.split()) for line in sentences]
         missing = sorted(set(range(classes)) - set(labels))
         if missing:
-            raise ValueError(f"{raw / f'{split}_class_label.txt'}: no sentence of class {missing[0]} "
+            raise InputError(f"{raw / f'{split}_class_label.txt'}: no sentence of class {missing[0]} "
                              f"(of {classes}) in the {split} split{' after the length limits' if data['corpus'] == 'local' else ''}")
         splits[split] = (sentences, labels)
     if classes < 2:
-        raise ValueError(f"{raw / 'train_class_label.txt'}: {classes} class; a classification corpus needs at least 2")
+        raise InputError(f"{raw / 'train_class_label.txt'}: {classes} class; a classification corpus needs at least 2")
     return splits, classes
 
 

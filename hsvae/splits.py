@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.batching import collate
+from hsvae.errors import InputError
 
 
 class Split:
@@ -16,7 +17,7 @@ class Split:
             arrays = np.load(path)
             tokens, offsets, self.labels = arrays["tokens"], arrays["offsets"], arrays["labels"]
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{path}: not a readable split ({error}); re-run the preprocess stage") from None
+            raise InputError(f"{path}: not a readable split ({error}); re-run the preprocess stage") from None
         self.digest = hashlib.sha256(path.read_bytes()).hexdigest()  # identifies the data a run trained on
         self.sentences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
         self.lengths = np.diff(offsets)

@@ -15,14 +15,12 @@ from pathlib import Path
 from hsvae import params as params_module
 from hsvae.corpora import CORPORA
 from hsvae.device import resolve_device, resolve_precision
-from hsvae.download import DownloadError
+from hsvae.errors import MissingInput, UserError
 from hsvae.models import VAE_MODELS
 from hsvae.params import BASELINES, ParamError
-from hsvae.preprocess import CorpusTooSmall
-from hsvae.store import CorruptFile
-from hsvae.train import TrainingError
 
-USER_ERRORS = (ParamError, DownloadError, CorpusTooSmall, CorruptFile, TrainingError, FileNotFoundError, ValueError)
+# A user's problem (and a missing file, which is almost always one) is one line; anything else is a bug.
+USER_ERRORS = (UserError, FileNotFoundError)
 
 DATA = "data/processed"
 CONFIGS = "configs"
@@ -52,7 +50,7 @@ def local_corpus_files(data: dict) -> dict:
         return {}
     folder = Path(data["local_dir"])
     if not folder.is_dir():
-        raise FileNotFoundError(f"data.local_dir: {folder} is not a folder")
+        raise MissingInput(f"data.local_dir: {folder} is not a folder")
     return {"local_files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
                             for p in sorted(folder.iterdir()) if p.is_file()}}
 

@@ -5,10 +5,11 @@ from pathlib import Path
 import torch
 
 from hsvae.atomic import atomic_path
+from hsvae.errors import InputError, MissingInput
 from hsvae.models import build_vae
 
 
-class CorruptFile(ValueError):
+class CorruptFile(InputError):
     pass
 
 
@@ -16,7 +17,7 @@ def safe_load(path):
     """torch.load(weights_only=True) with one clear error for a missing, truncated or corrupt file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingInput(f"{path}: no such file")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several kinds for damaged files

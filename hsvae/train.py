@@ -10,10 +10,11 @@ from tqdm import tqdm
 
 from hsvae.atomic import atomic_path
 from hsvae.device import autocast
+from hsvae.errors import UserError
 from hsvae.store import safe_load
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     pass
 
 

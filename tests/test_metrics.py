@@ -5,7 +5,13 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from hsvae.metrics import average_hoyer, class_word_distributions, hoyer, mean_off_diagonal, pairwise_kl
+from hsvae.metrics import (
+    average_hoyer,
+    class_word_distributions,
+    hoyer,
+    mean_off_diagonal,
+    pairwise_kl,
+)
 
 
 def test_hoyer_known_values():

@@ -1,5 +1,5 @@
-import math
 import copy
+import math
 
 import pytest
 import torch

@@ -139,6 +139,13 @@ def test_bad_values_never_cost_an_output(tmp_path):
         if reshapes:
             run(["dvc", "checkout", "-q"], repo)
         assert output_hashes(repo) == before, override
+    # A stage run directly is atomic too: classify with a corrupt model leaves its old outputs.
+    (repo / "models/hsvae.pt").chmod(0o644)
+    (repo / "models/hsvae.pt").write_bytes(b"not a model")
+    result = run([sys.executable, "-m", "stages.classify", "hsvae"], repo, check=False)
+    assert result.returncode == 2 and "models/hsvae.pt: cannot be read as a saved model" in result.stderr
+    assert {k: v for k, v in output_hashes(repo).items() if k != "models/hsvae.pt"} == {
+        k: v for k, v in before.items() if k != "models/hsvae.pt"}
 
 
 def test_the_paper_preset_is_what_dvc_records_and_adds_the_bert_baseline(tmp_path, tiny_bert):

@@ -8,7 +8,15 @@ import pytest
 from hsvae.batching import SPECIALS, UNK
 from hsvae.corpora import download
 from hsvae.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
-from hsvae.preprocess import CorpusTooSmall, Tokenizer, Vocabulary, clean, preprocess, tokenize, tokenize_joined
+from hsvae.preprocess import (
+    CorpusTooSmall,
+    Tokenizer,
+    Vocabulary,
+    clean,
+    preprocess,
+    tokenize,
+    tokenize_joined,
+)
 from hsvae.splits import Split
 from hsvae.synthetic import SyntheticCorpus
 
