@@ -304,3 +304,16 @@ def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
     _, resumed = pretrain(cfg, corpora["b"]["train"], corpora["b"]["valid"], vocab, torch.device("cpu"), None,
                           tmp_path / "b.pt", checkpoint=checkpoint, progress=False)
     assert resumed == straight and resumed != history_a
+
+
+def test_a_truncated_split_file_is_named(tmp_path):
+    from hsvae.errors import UserError
+    from hsvae.splits import Split
+
+    np.savez(tmp_path / "train.npz", tokens=np.arange(50), offsets=np.array([0, 20, 50]), labels=np.array([0, 1]))
+    (tmp_path / "classes.txt").write_text("a\nb\n")
+    assert len(Split(tmp_path, "train")) == 2
+    data = (tmp_path / "train.npz").read_bytes()
+    (tmp_path / "train.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=r"train.npz: not a readable split \(.*\); re-run the preprocess stage$"):
+        Split(tmp_path, "train")
