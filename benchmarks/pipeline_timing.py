@@ -12,13 +12,13 @@ from pathlib import Path
 import torch
 import yaml
 
-from hsvae.classify import classify_vae
-from hsvae.evaluation import evaluate
-from hsvae.params import validate
-from hsvae.preprocess import preprocess
-from hsvae.pretrain import pretrain
-from hsvae.splits import load_splits, vocabulary_size
-from hsvae.stage import device_and_dtype, stage_configs
+from hsvae.analysis.evaluation import evaluate
+from hsvae.data.preprocess import preprocess
+from hsvae.data.splits import load_splits, vocabulary_size
+from hsvae.pipeline.params import validate
+from hsvae.pipeline.stage import device_and_dtype, stage_configs
+from hsvae.training.classify import classify_vae
+from hsvae.training.pretrain import pretrain
 
 
 def set_key(params, dotted, value):

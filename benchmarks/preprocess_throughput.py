@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.preprocess import Tokenizer, clean, preprocess
-from hsvae.synthetic import SyntheticCorpus
+from hsvae.data.preprocess import Tokenizer, clean, preprocess
+from hsvae.data.synthetic import SyntheticCorpus
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hsvae-dbpedia"
 CLASSES, TRAIN_POOL, TEST_POOL = 14, 11_000, 1_000
@@ -54,7 +54,7 @@ def main():
                 for i in range(per_class * CLASSES):
                     writer.writerow([i % CLASSES + 1, "title", next(rows)])
         (raw / "classes.txt").write_text("\n".join(f"c{i}" for i in range(CLASSES)) + "\n")
-        from hsvae.corpora import CORPORA
+        from hsvae.data.corpora import CORPORA
 
         start = time.perf_counter()
         preprocess(raw, Path(tmp) / "out", data, 0, CORPORA["dbpedia"])

@@ -16,10 +16,10 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.train_throughput import HSVAE, PAPER_ARCH, SHARED, VOCAB, sentences
-from hsvae.batching import bucketed_batches, collate
-from hsvae.chunked_ce import ALIGN
+from hsvae.data.batching import bucketed_batches, collate
 from hsvae.device import autocast
-from hsvae.models import build_vae
+from hsvae.models.chunked_ce import ALIGN
+from hsvae.models.registry import build_vae
 
 VOCAB_SIZES = (str(VOCAB), str(-(-VOCAB // ALIGN) * ALIGN))  # as is, and padded inside the fused op
 GATES = str(3 * PAPER_ARCH["hidden_dim"])  # a GRU's matmuls produce or consume its three gates

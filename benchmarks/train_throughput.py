@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hsvae.batching import bucketed_batches, collate, random_batches
 from hsvae.config import defaults_of
+from hsvae.data.batching import bucketed_batches, collate, random_batches
 from hsvae.device import autocast
-from hsvae.models import HSVAEConfig, build_vae
-from hsvae.nets import GRUDecoder
+from hsvae.models.hsvae import HSVAEConfig
+from hsvae.models.nets import GRUDecoder
+from hsvae.models.registry import build_vae
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hsvae-dbpedia"
 PAPER_ARCH = {"embedding_dim": 256, "hidden_dim": 512, "latent_dim": 32, "bert": ""}

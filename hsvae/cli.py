@@ -13,7 +13,7 @@ from hsvae.atomic import atomic_path
 from hsvae.device import resolve_device
 from hsvae.encode import chunks, load_encoder, neighbours
 from hsvae.errors import MissingInput
-from hsvae.stage import USER_ERRORS
+from hsvae.pipeline.stage import USER_ERRORS
 
 
 def _lines(path):
@@ -97,8 +97,8 @@ def neighbours_command(args):
 
 
 def study_command(args):
-    from hsvae.study import run_study
-    from hsvae.study_report import write_report
+    from hsvae.studies.report import write_report
+    from hsvae.studies.run import run_study
 
     if args.action == "report":
         print(f"wrote {write_report(args.name, extra=args.set, rev=args.rev)}/")

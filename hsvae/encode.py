@@ -9,10 +9,10 @@ that switch on the same dimensions (paper §1, footnote 2).
 import numpy as np
 import torch
 
-from hsvae.batching import SPECIALS, bucketed_batches, collate
-from hsvae.models import HSVAE
-from hsvae.preprocess import Tokenizer, Vocabulary, tokenize
-from hsvae.store import CorruptFile, load_vae
+from hsvae.data.batching import SPECIALS, bucketed_batches, collate
+from hsvae.data.preprocess import Tokenizer, Vocabulary, tokenize
+from hsvae.models.hsvae import HSVAE
+from hsvae.models.store import CorruptFile, load_vae
 
 GAMMA_THRESHOLD = 0.5  # HSVAE: a dimension is active when its mean spike probability is below this
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.analysis import (
+from hsvae.analysis.figures import (
     class_kl,
     class_separation,
     figure_accuracy_sparsity,
@@ -15,11 +15,11 @@ from hsvae.analysis import (
     report_text,
     summarise,
 )
+from hsvae.analysis.metrics import mean_off_diagonal
 from hsvae.atomic import atomic_path, write_json, write_text
-from hsvae.metrics import mean_off_diagonal
-from hsvae.models import VAE_MODELS
-from hsvae.splits import Split, class_names, vocabulary_size
-from hsvae.stage import DATA, run, stage_config
+from hsvae.data.splits import Split, class_names, vocabulary_size
+from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline.stage import DATA, run, stage_config
 
 REPORTS = Path("reports")
 

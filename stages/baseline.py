@@ -2,10 +2,10 @@
 curves and the confusion matrix in reports/classify/NAME, accuracies in test.json."""
 from pathlib import Path
 
-from hsvae.classify import BASELINES
-from hsvae.reports import write_classification
-from hsvae.splits import load_splits, vocabulary_size
-from hsvae.stage import DATA, baseline_argument, device_and_dtype, run, stage_config
+from hsvae.analysis.reports import write_classification
+from hsvae.data.splits import load_splits, vocabulary_size
+from hsvae.pipeline.stage import DATA, baseline_argument, device_and_dtype, run, stage_config
+from hsvae.training.classify import BASELINES
 
 
 def main():

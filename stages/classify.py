@@ -2,12 +2,12 @@
 confusion matrix in reports/classify/MODEL, accuracies in reports/classify/MODEL/test.json."""
 from pathlib import Path
 
-from hsvae.classify import classify_vae
-from hsvae.models import VAE_MODELS
-from hsvae.reports import write_classification
-from hsvae.splits import load_splits
-from hsvae.stage import DATA, device_and_dtype, run, stage_config, vae_argument
-from hsvae.store import load_vae
+from hsvae.analysis.reports import write_classification
+from hsvae.data.splits import load_splits
+from hsvae.models.registry import VAE_MODELS
+from hsvae.models.store import load_vae
+from hsvae.pipeline.stage import DATA, device_and_dtype, run, stage_config, vae_argument
+from hsvae.training.classify import classify_vae
 
 
 def main():

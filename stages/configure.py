@@ -5,7 +5,7 @@ changed, and a bad value stops here, before DVC removes any other stage's output
 import json
 
 from hsvae.atomic import atomic_path
-from hsvae.stage import CONFIGS, load_params, run, stage_configs
+from hsvae.pipeline.stage import CONFIGS, load_params, run, stage_configs
 
 
 def main():

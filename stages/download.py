@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from hsvae.atomic import atomic_path
-from hsvae.corpora import download
-from hsvae.stage import run, stage_config
+from hsvae.data.corpora import download
+from hsvae.pipeline.stage import run, stage_config
 
 
 def main():

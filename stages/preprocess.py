@@ -2,8 +2,8 @@
 from pathlib import Path
 
 from hsvae.atomic import atomic_path, write_json
-from hsvae.preprocess import preprocess
-from hsvae.stage import DATA, corpus_spec, run, stage_config
+from hsvae.data.preprocess import preprocess
+from hsvae.pipeline.stage import DATA, corpus_spec, run, stage_config
 
 
 def main():

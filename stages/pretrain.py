@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from hsvae.analysis.evaluation import evaluate, gamma_means, posterior_means
 from hsvae.atomic import atomic_live, atomic_path, write_json
-from hsvae.evaluation import evaluate, gamma_means, posterior_means
-from hsvae.models import VAE_MODELS
-from hsvae.preprocess import Vocabulary
-from hsvae.pretrain import pretrain
-from hsvae.splits import load_splits, vocabulary_size
-from hsvae.stage import DATA, device_and_dtype, run, stage_config, vae_argument
+from hsvae.data.preprocess import Vocabulary
+from hsvae.data.splits import load_splits, vocabulary_size
+from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline.stage import DATA, device_and_dtype, run, stage_config, vae_argument
+from hsvae.training.pretrain import pretrain
 
 
 def main():

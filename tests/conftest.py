@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from hsvae.batching import collate
 from hsvae.config import defaults_of
-from hsvae.models import VAE_MODELS
+from hsvae.data.batching import collate
+from hsvae.models.registry import VAE_MODELS
 
 ARCH = {"embedding_dim": 16, "hidden_dim": 24, "latent_dim": 8, "bert": ""}
-# every model's params section at its declared defaults (the one declaration: hsvae.models)
+# every model's params section at its declared defaults (the one declaration: each config dataclass in hsvae/models/)
 HPARAMS = {name: defaults_of(spec.config) for name, spec in VAE_MODELS.items()}
 WORDS = "the a of and in is was river town album film school company band species village".split()
 

@@ -15,6 +15,24 @@ def _imported(path: Path):
             yield from (f"{node.module}.{a.name}" for a in node.names)
 
 
+def imported_modules(path: Path) -> set:
+    """The project modules (dotted names) that `path` imports directly."""
+    found = set()
+    for name in _imported(path):
+        while name and module_file(name) is None:  # `from hsvae.x import function`: the module is hsvae.x
+            name = name.rpartition(".")[0]
+        if name:
+            found.add(name)
+    return found
+
+
+def _with_packages(name: str):
+    """A module and the packages above it: importing hsvae.data.batching runs hsvae/__init__.py
+    and hsvae/data/__init__.py first."""
+    parts = name.split(".")
+    return (".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+
 def module_file(name: str):
     parts = name.split(".")
     if parts[0] not in ("hsvae", "stages"):
@@ -33,5 +51,6 @@ def project_imports(script: Path) -> set:
         if path in seen:
             continue
         seen.add(path)
-        todo.extend(f for f in map(module_file, _imported(path)) if f is not None)
+        names = {package for name in _imported(path) for package in _with_packages(name)}
+        todo.extend(f for f in map(module_file, names) if f is not None)
     return {str(p.relative_to(ROOT)) for p in seen if p.name != "__init__.py" or p.stat().st_size}

@@ -3,8 +3,8 @@ import copy
 import numpy as np
 import torch
 
-from hsvae.classify import marginal_log_probs, train_head
-from hsvae.models import ClassifierHead
+from hsvae.models.classifier import ClassifierHead
+from hsvae.training.classify import marginal_log_probs, train_head
 from tests.test_models import build
 
 
@@ -51,8 +51,8 @@ def test_frozen_encoder_is_bit_identical_and_head_learns_separable_codes():
 
 
 def test_bert_encoder_stays_frozen_in_the_classify_path(tiny_bert):
-    from hsvae.batching import collate
-    from hsvae.evaluation import encoder_features
+    from hsvae.analysis.evaluation import encoder_features
+    from hsvae.data.batching import collate
     from tests.conftest import ARCH, make_batch
 
     model = build("b_hsvae", {**ARCH, "bert": tiny_bert})

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.distributions import Beta, kl_divergence
 
-from hsvae.distributions import (
+from hsvae.models.distributions import (
     SpikeAndSlab,
     clamp_straight_through,
     hard_binary_concrete,
@@ -28,7 +28,7 @@ def closed_form_kl_beta(a1, b1, a2, b2):
 @pytest.mark.parametrize("a1,b1,a2,b2", [(0.5, 0.5, 4.0, 1.0), (3.0, 7.0, 1.0, 1.0), (100.0, 0.6, 0.1, 100.0)])
 def test_hsvae_beta_kl_matches_the_closed_form_and_monte_carlo(a1, b1, a2, b2):
     """HSVAE's KL_gamma goes through kl_divergence between its posterior and prior_gamma()."""
-    from hsvae.models import HSVAE, HSVAEConfig
+    from hsvae.models.hsvae import HSVAE, HSVAEConfig
 
     model = HSVAE(30, 8, 8, 1, HSVAEConfig(alpha=a2, beta=b2)).double()
     args = [torch.tensor(v, dtype=torch.float64) for v in (a1, b1, a2, b2)]

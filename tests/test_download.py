@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from hsvae.corpora import CORPORA, download
-from hsvae.download import DownloadError, extract_tar, fetch, git_blob_id
+from hsvae.data.corpora import CORPORA, download
+from hsvae.data.download import DownloadError, extract_tar, fetch, git_blob_id
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
@@ -131,7 +131,7 @@ def test_malicious_archive_members_are_refused(tmp_path, member):
 
 
 def test_zhang_archive_is_downloaded_extracted_and_counted(server, tmp_path, monkeypatch):
-    from hsvae import corpora
+    from hsvae.data import corpora
 
     spec = corpora.CsvCorpus("tiny_csv", text_column=2, classes=2, rows={"train": 4, "test": 2})
     monkeypatch.setitem(corpora.CORPORA, "tiny", spec)
@@ -147,7 +147,7 @@ def test_zhang_archive_is_downloaded_extracted_and_counted(server, tmp_path, mon
 
 
 def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypatch):
-    from hsvae import corpora
+    from hsvae.data import corpora
 
     files = {name: f"{name} content\n".encode() for name in CORPORA["hsvae-dbpedia"].blob_ids}
     monkeypatch.setitem(corpora.CORPORA, "mini", corpora.SplitCorpus("Mini", {n: blob_id(d) for n, d in files.items()}))
@@ -160,7 +160,7 @@ def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypa
 def test_an_archive_cut_short_without_a_length_is_not_cached_as_complete(server, tmp_path, monkeypatch):
     """The server sends no Content-Length and closes early: the file looks complete. It is read
     through before it is kept, removed with one line, and the next run (good server) succeeds."""
-    from hsvae import corpora
+    from hsvae.data import corpora
 
     spec = corpora.CsvCorpus("cut_csv", text_column=2, classes=2, rows={"train": 400, "test": 2})
     monkeypatch.setitem(corpora.CORPORA, "cut", spec)

@@ -6,12 +6,12 @@ import torch
 import yaml
 
 from hsvae.cli import main as cli
-from hsvae.corpora import download
+from hsvae.data.corpora import download
+from hsvae.data.preprocess import Vocabulary, preprocess
+from hsvae.data.splits import Split
 from hsvae.encode import jaccard, load_encoder, neighbours
-from hsvae.preprocess import Vocabulary, preprocess
-from hsvae.pretrain import pretrain
-from hsvae.splits import Split
-from hsvae.stage import stage_configs
+from hsvae.pipeline.stage import stage_configs
+from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay
 
 

@@ -1,7 +1,7 @@
 """The paper's figures, checked through matplotlib's objects (labels, bars, colour bars), not pixels."""
 import numpy as np
 
-from hsvae.analysis import figure_accuracy_sparsity, heat_map
+from hsvae.analysis.figures import figure_accuracy_sparsity, heat_map
 
 SUMMARY = {"vae": {"accuracy": 0.9, "ah_sample": 0.23, "rec": 29.4},
            "hsvae": {"accuracy": 0.8, "ah_sample": 0.46, "rec": 33.3},

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from hsvae.metrics import (
+from hsvae.analysis.metrics import (
     average_hoyer,
     class_word_distributions,
     hoyer,

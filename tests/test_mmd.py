@@ -1,6 +1,6 @@
 import torch
 
-from hsvae.mmd import imq_kernel, mmd
+from hsvae.models.mmd import imq_kernel, mmd
 
 
 def test_kernel_matches_its_definition():

@@ -4,8 +4,9 @@ import math
 import pytest
 import torch
 
-from hsvae.batching import collate
-from hsvae.models import VAE_MODELS, SimpleClassifier, build_vae
+from hsvae.data.batching import collate
+from hsvae.models.classifier import SimpleClassifier
+from hsvae.models.registry import VAE_MODELS, build_vae
 from tests.conftest import ARCH, HPARAMS, make_batch
 
 GRU_MODELS = ["vae", "vae_l1", "vae_l2", "mat_vae", "hsvae"]
@@ -143,7 +144,7 @@ def test_bert_padding_invariance(tiny_bert):
 
 @pytest.mark.parametrize("tokens,chunk", [(37, 8), (600, 300), (600, 1024)])  # chunks of 1, 2 and 3 softmax passes
 def test_chunked_cross_entropy_matches_the_plain_one(tokens, chunk):
-    from hsvae.chunked_ce import linear_cross_entropy
+    from hsvae.models.chunked_ce import linear_cross_entropy
 
     torch.manual_seed(0)
     linear = torch.nn.Linear(12, 50).double()  # 50 words: padded to 64 inside
@@ -212,11 +213,11 @@ def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_p
     import numpy as np
     import yaml
 
-    from hsvae import pretrain as pretrain_module
-    from hsvae.corpora import download
-    from hsvae.preprocess import preprocess
-    from hsvae.splits import load_splits
-    from hsvae.stage import stage_configs
+    from hsvae.data.corpora import download
+    from hsvae.data.preprocess import preprocess
+    from hsvae.data.splits import load_splits
+    from hsvae.pipeline.stage import stage_configs
+    from hsvae.training import pretrain as pretrain_module
     from tests.pipeline_utils import ROOT, TINY, overlay
 
     params = overlay(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)

@@ -2,12 +2,12 @@ import pytest
 import torch
 import yaml
 
-from hsvae.corpora import download
+from hsvae.data.corpora import download
+from hsvae.data.preprocess import preprocess
+from hsvae.data.splits import Split
 from hsvae.device import resolve_precision
-from hsvae.preprocess import preprocess
-from hsvae.pretrain import pretrain
-from hsvae.splits import Split
-from hsvae.stage import stage_configs
+from hsvae.pipeline.stage import stage_configs
+from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hsvae.batching import SPECIALS, UNK
-from hsvae.corpora import download
-from hsvae.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
-from hsvae.preprocess import (
+from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
+from hsvae.data.batching import SPECIALS, UNK
+from hsvae.data.corpora import download
+from hsvae.data.preprocess import (
     CorpusTooSmall,
     Tokenizer,
     Vocabulary,
@@ -17,8 +17,8 @@ from hsvae.preprocess import (
     tokenize,
     tokenize_joined,
 )
-from hsvae.splits import Split
-from hsvae.synthetic import SyntheticCorpus
+from hsvae.data.splits import Split
+from hsvae.data.synthetic import SyntheticCorpus
 
 DATA = {
     "corpus": "synthetic", "local_dir": "", "per_class": {"train": 30, "valid": 5, "test": 6},
@@ -133,7 +133,7 @@ def test_a_class_too_small_is_named(tmp_path):
             csv.writer(f).writerows(rows)
     (raw / "classes.txt").write_text("first\nsecond\n")
     data = {**DATA, "corpus": "dbpedia", "per_class": {"train": 3, "valid": 1, "test": 1}}
-    from hsvae.corpora import CORPORA
+    from hsvae.data.corpora import CORPORA
 
     spec = CORPORA["dbpedia"].__class__("x", text_column=1, classes=2, rows={})
     with pytest.raises(CorpusTooSmall, match=r"class 2 has 3 sentences .* 3 train \+ 1 valid = 4 are needed"):
@@ -152,7 +152,7 @@ def test_bad_csv_rows_are_dropped_and_counted(tmp_path):
             f.write(b'1,"t","bytes \xff\xfe not utf-8"\n')
     (raw / "classes.txt").write_text("a\nb\n")
     data = {**DATA, "corpus": "dbpedia", "per_class": {"train": 2, "valid": 1, "test": 2}}
-    from hsvae.corpora import CORPORA
+    from hsvae.data.corpora import CORPORA
 
     stats = preprocess(raw, tmp_path / "out", data, 0, CORPORA["dbpedia"])
     assert stats["dropped"] == {"bad_label": 4, "missing_field": 2, "length": 0}

@@ -11,9 +11,9 @@ import pytest
 import torch
 import yaml
 
-from hsvae.params import ParamError, validate
-from hsvae.store import CorruptFile, load_vae, save
-from hsvae.train import TrainingError, fit
+from hsvae.models.store import CorruptFile, load_vae, save
+from hsvae.pipeline.params import ParamError, validate
+from hsvae.training.train import TrainingError, fit
 from tests.pipeline_utils import ROOT, run, tiny_repo
 from tests.test_models import build
 
@@ -79,7 +79,7 @@ def test_a_bad_study_point_is_named_before_anything_runs():
 def test_the_committed_params_are_conf_composed_and_the_paper_preset_is_valid():
     """params.yaml is what `dvc exp run` composes from conf/; the paper preset's values are
     in the composed file itself (what DVC records is what the stages use)."""
-    from hsvae.params import compose
+    from hsvae.pipeline.params import compose
 
     assert compose(conf=ROOT / "conf") == default_params()
     paper = validate(compose(["preset=paper"], conf=ROOT / "conf"))
@@ -201,7 +201,7 @@ def local_data(folder, **changes):
     ({"train": [0, 1, b"\xff2"] * 4}, ("a", "b", "c"), "train_class_label.txt, line 3: not UTF-8 text (byte 0xff)"),
 ])
 def test_local_labels_are_checked_with_file_and_line(tmp_path, labels, classes, message):
-    from hsvae.preprocess import preprocess
+    from hsvae.data.preprocess import preprocess
 
     folder = local_corpus(tmp_path / "corpus", labels, classes=classes)
     with pytest.raises(ValueError) as error:
@@ -213,7 +213,7 @@ def test_local_labels_are_checked_with_file_and_line(tmp_path, labels, classes, 
 def test_local_corpora_get_the_raw_corpora_rules(tmp_path):
     """A form feed is not a line break; empty lines and sentences outside the length limits are
     dropped and counted; non-ASCII bytes are removed, never vocabulary words."""
-    from hsvae.preprocess import preprocess
+    from hsvae.data.preprocess import preprocess
 
     texts = ["one two", "", "caf\xe9 two three".encode("latin-1"), "one \f two", " ".join(["one"] * 50), "one two three",
              "two", "three four", "one", "four five", "five six", "six seven"]
@@ -227,7 +227,7 @@ def test_local_corpora_get_the_raw_corpora_rules(tmp_path):
 
 
 def test_editing_a_local_corpus_file_changes_what_dvc_tracks(tmp_path):
-    from hsvae.stage import stage_configs
+    from hsvae.pipeline.stage import stage_configs
 
     folder = local_corpus(tmp_path / "corpus")
     params = validate({**default_params(), "data": local_data(folder)})
@@ -241,7 +241,7 @@ def test_editing_a_local_corpus_file_changes_what_dvc_tracks(tmp_path):
 # ---- metrics files hold no NaN; training that diverges is stopped
 
 def test_undefined_statistics_are_null_and_nan_is_never_written(tmp_path):
-    from hsvae.analysis import class_separation
+    from hsvae.analysis.figures import class_separation
     from hsvae.atomic import write_json
 
     assert class_separation(np.ones((1, 4))) is None  # one class: no pair to compare
@@ -275,11 +275,11 @@ def test_a_diverging_run_ends_with_a_named_error():
 def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
     """Kill after epoch 1 on corpus A, then train on corpus B (same vocabulary size): the run
     starts from epoch 1 and equals an uninterrupted run on B."""
-    from hsvae.corpora import download
-    from hsvae.preprocess import preprocess
-    from hsvae.pretrain import pretrain
-    from hsvae.splits import load_splits, vocabulary_size
-    from hsvae.stage import stage_configs
+    from hsvae.data.corpora import download
+    from hsvae.data.preprocess import preprocess
+    from hsvae.data.splits import load_splits, vocabulary_size
+    from hsvae.pipeline.stage import stage_configs
+    from hsvae.training.pretrain import pretrain
     from tests.pipeline_utils import TINY, overlay
 
     params = overlay(validate(default_params()), TINY)
@@ -307,8 +307,8 @@ def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
 
 
 def test_a_truncated_split_file_is_named(tmp_path):
+    from hsvae.data.splits import Split
     from hsvae.errors import UserError
-    from hsvae.splits import Split
 
     np.savez(tmp_path / "train.npz", tokens=np.arange(50), offsets=np.array([0, 20, 50]), labels=np.array([0, 1]))
     (tmp_path / "classes.txt").write_text("a\nb\n")

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hsvae.params import validate
-from hsvae.study import format_value, study_runs
-from hsvae.study_report import matched_reconstruction, summary_table
+from hsvae.pipeline.params import validate
+from hsvae.studies.report import matched_reconstruction, summary_table
+from hsvae.studies.run import format_value, study_runs
 from tests.pipeline_utils import run, tiny_repo
 from tests.test_reliability import default_params
 
@@ -86,7 +86,16 @@ def ray_env(tmp_path):
 
 
 def stop_ray(ray_dir):
+    """Kill this test's Ray processes: those naming its temp dir, and those started with it as
+    RAY_TMPDIR (Ray's agents rename their process title, so their command line does not name it)."""
     subprocess.run(["pkill", "-9", "-f", str(ray_dir)], capture_output=True)
+    marker = f"RAY_TMPDIR={ray_dir}".encode()
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                os.kill(int(environ.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):  # gone already, or not ours to read
+            pass
 
 
 def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 from sklearn.metrics import accuracy_score
 
 from hsvae.atomic import atomic_live, write_json
-from hsvae.splits import class_names
+from hsvae.data.splits import class_names
 
 
 @contextlib.contextmanager

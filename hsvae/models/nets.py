@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsvae.batching import EOS, PAD
-from hsvae.chunked_ce import linear_cross_entropy
+from hsvae.data.batching import EOS, PAD
+from hsvae.models.chunked_ce import linear_cross_entropy
 
 
 class GRUEncoder(nn.Module):

@@ -6,7 +6,7 @@ import torch
 
 from hsvae.atomic import atomic_path
 from hsvae.errors import InputError, MissingInput
-from hsvae.models import build_vae
+from hsvae.models.registry import build_vae
 
 
 class CorruptFile(InputError):

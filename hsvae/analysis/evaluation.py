@@ -2,8 +2,8 @@
 and q(gamma|x) means. `map_split` is the one loop over a split's length buckets."""
 import torch
 
-from hsvae.batching import bucketed_batches
-from hsvae.metrics import average_hoyer
+from hsvae.analysis.metrics import average_hoyer
+from hsvae.data.batching import bucketed_batches
 
 
 @torch.no_grad()

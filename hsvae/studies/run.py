@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from hsvae.config import ParamError
-from hsvae.params import load, study_points
+from hsvae.pipeline.params import load, study_points
 
 
 class StudyError(ParamError):

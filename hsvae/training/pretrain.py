@@ -4,11 +4,11 @@ import json
 
 import torch
 
-from hsvae.batching import bucketed_batches, random_batches
-from hsvae.evaluation import evaluate, posterior_means
-from hsvae.models import VAE_MODELS, build_vae
-from hsvae.store import save
-from hsvae.train import fit
+from hsvae.analysis.evaluation import evaluate, posterior_means
+from hsvae.data.batching import bucketed_batches, random_batches
+from hsvae.models.registry import VAE_MODELS, build_vae
+from hsvae.models.store import save
+from hsvae.training.train import fit
 
 
 def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_path,

@@ -13,11 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hsvae.analysis import SUMMARY_KEYS  # noqa: E402
+from hsvae.analysis.figures import SUMMARY_KEYS  # noqa: E402
 from hsvae.atomic import atomic_path  # noqa: E402
-from hsvae.models import VAE_MODELS  # noqa: E402
-from hsvae.params import load, study_points  # noqa: E402
-from hsvae.study import StudyError, experiment_ref, study_runs  # noqa: E402
+from hsvae.models.registry import VAE_MODELS  # noqa: E402
+from hsvae.pipeline.params import load, study_points  # noqa: E402
+from hsvae.studies.run import StudyError, experiment_ref, study_runs  # noqa: E402
 
 CORPUS_KEYS = ("class_kl_mean",)
 SPARSE = ("hsvae", "b_hsvae", "mat_vae")  # compared with a dense VAE at matched reconstruction (§4.2)

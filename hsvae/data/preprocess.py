@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.batching import SPECIALS, UNK
-from hsvae.corpora import SPLITS, layout, read_csv, read_lines, read_split
+from hsvae.data.batching import SPECIALS, UNK
+from hsvae.data.corpora import SPLITS, layout, read_csv, read_lines, read_split
 from hsvae.errors import InputError
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)

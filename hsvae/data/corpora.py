@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.download import DownloadError, check_archive, copy_file, extract_tar, fetch
+from hsvae.data.download import DownloadError, check_archive, copy_file, extract_tar, fetch
+from hsvae.data.synthetic import SyntheticCorpus
 from hsvae.errors import InputError, MissingInput
-from hsvae.synthetic import SyntheticCorpus
 
 AUTHORS_URL = "https://raw.githubusercontent.com/VictorProkhorov/HSVAE/master/Data/{folder}/{file}"
 ZHANG_URL = "https://s3.amazonaws.com/fast-ai-nlp/{archive}.tgz"

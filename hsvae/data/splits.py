@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.batching import collate
+from hsvae.data.batching import collate
 from hsvae.errors import InputError
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from hsvae.config import ParamError, number_rule, pair_rule, schema_of
-from hsvae.corpora import CORPORA
-from hsvae.models import VAE_MODELS
+from hsvae.data.corpora import CORPORA
+from hsvae.models.registry import VAE_MODELS
 
 __all__ = ["ParamError", "load", "validate", "compose", "study_points", "apply_overrides"]
 

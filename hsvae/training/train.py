@@ -11,7 +11,7 @@ from tqdm import tqdm
 from hsvae.atomic import atomic_path
 from hsvae.device import autocast
 from hsvae.errors import UserError
-from hsvae.store import safe_load
+from hsvae.models.store import safe_load
 
 
 class TrainingError(UserError, RuntimeError):

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 
-from hsvae.batching import bucketed_batches
-from hsvae.evaluation import encoder_features, map_split
-from hsvae.models import ClassifierHead, SimpleClassifier
-from hsvae.nets import BertEncoder
-from hsvae.train import fit
+from hsvae.analysis.evaluation import encoder_features, map_split
+from hsvae.data.batching import bucketed_batches
+from hsvae.models.classifier import ClassifierHead, SimpleClassifier
+from hsvae.models.nets import BertEncoder
+from hsvae.training.train import fit
 
 
 def marginal_log_probs(head, z_samples):

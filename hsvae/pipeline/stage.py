@@ -12,12 +12,12 @@ import os
 import sys
 from pathlib import Path
 
-from hsvae import params as params_module
-from hsvae.corpora import CORPORA
+from hsvae.data.corpora import CORPORA
 from hsvae.device import resolve_device, resolve_precision
 from hsvae.errors import MissingInput, UserError
-from hsvae.models import VAE_MODELS
-from hsvae.params import BASELINES, ParamError
+from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline import params as params_module
+from hsvae.pipeline.params import BASELINES, ParamError
 
 # A user's problem (and a missing file, which is almost always one) is one line; anything else is a bug.
 USER_ERRORS = (UserError, FileNotFoundError)

@@ -1,0 +1,87 @@
+"""HSVAE (§3), the paper's model: a Beta posterior over each dimension's spike probability gamma
+and a spike-and-slab posterior over z given gamma. HSVAE adds `gamma_mean(batch)` -> (B, D)."""
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Beta, kl_divergence
+
+from hsvae.config import param
+from hsvae.models.distributions import SpikeAndSlab, clamp_straight_through, monte_carlo_kl
+from hsvae.models.vae import VAE
+
+
+@dataclass(frozen=True)
+class HSVAEConfig:
+    alpha: float = param(4.0, gt=0, doc="Beta prior on gamma (the spike probability); alpha > beta -> sparser")
+    beta: float = param(1.0, gt=0, doc="Beta prior on gamma")
+    psi: float = param(0.01, ge=0, doc="weight of KL_z")
+    lam: float = param(0.01, ge=0, key="lambda", doc="weight of KL_gamma")
+    temperature: float = param(0.5, gt=0, doc="Binary Concrete temperature of the spike/slab switch")
+    spike_scale: float = param(0.05, gt=0, doc="standard deviation of the spike")
+    beta_clamp: tuple = param((0.5, 100.0), ge=1e-3, le=1e4,
+                              doc="Beta posterior parameters clamped here in training (gradient passed through)")
+
+
+class HSVAE(VAE):
+    """Hierarchical sparse VAE (§3): gamma ~ Beta(a(x), b(x)) is each dimension's spike
+    probability, z | gamma ~ spike-and-slab. Prior Beta(alpha, beta), p(z|gamma) with slab N(0, 1).
+    Loss = rec + psi KL_z (single-sample, log-sum-exp mixture densities) + lambda KL_gamma (closed form)."""
+
+    def prior_gamma(self, like: torch.Tensor) -> Beta:
+        return Beta(torch.full_like(like, self.config.alpha), torch.full_like(like, self.config.beta))
+
+    def prior_z(self, gamma: torch.Tensor) -> SpikeAndSlab:
+        return SpikeAndSlab(gamma, torch.zeros_like(gamma), torch.ones_like(gamma), self.config.spike_scale)
+
+    def _build_heads(self, feature_dim, latent_dim):
+        super()._build_heads(feature_dim, latent_dim)
+        self.a_head = nn.Linear(feature_dim, latent_dim)
+        self.b_head = nn.Linear(feature_dim, latent_dim)
+
+    def q_gamma(self, features, clamp=True) -> Beta:
+        """q(gamma|x). Training clamps its parameters to `beta_clamp` (the authors' guard against
+        NaNs); analysis reads the unclamped posterior, as the authors' analysis code does."""
+        features = features.float()
+        with torch.autocast(features.device.type, enabled=False):
+            a = F.softplus(self.a_head(features)) + 1e-5
+            b = F.softplus(self.b_head(features)) + 1e-5
+        if clamp:
+            a, b = (clamp_straight_through(v, *self.config.beta_clamp) for v in (a, b))
+        return Beta(a, b)
+
+    def posterior_parts(self, features):
+        """q(gamma|x) (clamped, as in training) and the slab's (loc, scale)."""
+        features = features.float()
+        return self.q_gamma(features), *self.slab(features)
+
+    def q_z(self, gamma, loc, scale):
+        return SpikeAndSlab(gamma, loc, scale, self.config.spike_scale, self.config.temperature)
+
+    def loss_terms(self, batch, features=None):
+        q_gamma, loc, scale = self.posterior_parts(self.features(batch, features))
+        gamma = q_gamma.rsample()
+        q_z = self.q_z(gamma, loc, scale)
+        z = q_z.rsample()
+        rec = self.decoder.reconstruction_loss(z, batch).mean()
+        kl_z = monte_carlo_kl(q_z, self.prior_z(gamma), z).mean()
+        kl_gamma = kl_divergence(q_gamma, self.prior_gamma(loc)).sum(-1).mean()
+        return {"rec": rec, "kl_z": kl_z, "kl_gamma": kl_gamma,
+                "total": rec + self.config.psi * kl_z + self.config.lam * kl_gamma}
+
+    def sample_from_features(self, features, n_samples=1):
+        """K samples of z, each with its own gamma sample."""
+        q_gamma, loc, scale = self.posterior_parts(features)
+        return self.q_z(q_gamma.rsample((n_samples,)), loc, scale).rsample()
+
+    def mean_from_features(self, features):
+        """E[z|x] = (1 - E[gamma]) mu, from the unclamped q(gamma|x)."""
+        return (1 - self.gamma_mean_from_features(features)) * self.slab(features)[0]
+
+    def gamma_mean_from_features(self, features):
+        """Mean of the unclamped q(gamma|x): each dimension's posterior spike probability."""
+        return self.q_gamma(features, clamp=False).mean
+
+    def gamma_mean(self, batch):
+        return self.gamma_mean_from_features(self.encoder(batch))

@@ -1,0 +1,43 @@
+"""The model registry: what callers know of a model without building it. A new model is one
+class (with its config dataclass) and one entry here."""
+from dataclasses import dataclass
+
+from hsvae.config import from_section
+from hsvae.models.hsvae import HSVAE, HSVAEConfig
+from hsvae.models.mat_vae import MatVAE, MatVAEConfig
+from hsvae.models.vae import L2VAE, VAE, PenalisedVAE, PenalisedVAEConfig, VAEConfig
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What callers need to know of a model without building it."""
+    cls: type
+    config: type
+    section: str          # its params.yaml section
+    encoder: str = "gru"  # gru | bert (BERT models read the sentences' text, at bert_lr)
+
+    @property
+    def has_gamma(self) -> bool:
+        """Whether the model has a posterior over gamma (gamma maps, gamma-based activity)."""
+        return hasattr(self.cls, "q_gamma")
+
+
+# The paper's model, HSVAE, reads the `model` section (hsvae and b_hsvae alike); the
+# compared models keep a section of their own.
+VAE_MODELS = {
+    "vae": ModelSpec(VAE, VAEConfig, "vae"),
+    "vae_l1": ModelSpec(PenalisedVAE, PenalisedVAEConfig, "vae_l1"),
+    "vae_l2": ModelSpec(L2VAE, PenalisedVAEConfig, "vae_l2"),
+    "mat_vae": ModelSpec(MatVAE, MatVAEConfig, "mat_vae"),
+    "hsvae": ModelSpec(HSVAE, HSVAEConfig, "model"),
+    "b_vae": ModelSpec(VAE, VAEConfig, "b_vae", encoder="bert"),
+    "b_hsvae": ModelSpec(HSVAE, HSVAEConfig, "model", encoder="bert"),
+}
+
+
+def build_vae(name: str, vocab_size: int, arch: dict, hparams: dict, ce_chunk: int = 0) -> VAE:
+    """A VAE from its name, the `arch` params section and its own params section."""
+    spec = VAE_MODELS[name]
+    return spec.cls(vocab_size, arch["embedding_dim"], arch["hidden_dim"], arch["latent_dim"],
+                    from_section(spec.config, hparams), encoder=spec.encoder, bert=arch.get("bert", ""),
+                    ce_chunk=ce_chunk)

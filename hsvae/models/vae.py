@@ -1,0 +1,107 @@
+"""The Gaussian VAE (the paper's dense baseline) and its L1/L2-penalised variants (§4.1.2).
+
+Every VAE returns its ELBO terms from `loss_terms(batch)` — the reconstruction, each KL or
+penalty and the weighted total (all batch means) — and offers `encode(batch, n_samples)` ->
+(K, B, D) posterior samples and `posterior_mean(batch)` -> (B, D).
+"""
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from hsvae.config import param
+from hsvae.data.batching import PAD
+from hsvae.models.nets import GRUDecoder, build_encoder
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    psi: float = param(0.1, ge=0, doc="KL weight (< 1 against KL collapse, paper §4.1.2)")
+
+
+class VAE(nn.Module):
+    """Gaussian posterior, N(0, I) prior, KL weighted by psi (< 1 against KL collapse)."""
+
+    # True when the loss treats a batch as a sample of the aggregate posterior q(z): such a
+    # model trains on random batches, not on length buckets.
+    batch_is_sample = False
+
+    def __init__(self, vocab_size, embedding_dim, hidden_dim, latent_dim, config=VAEConfig(), encoder="gru", bert="",
+                 ce_chunk=0):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD)
+        self.encoder = build_encoder(encoder, self.embedding, hidden_dim, bert)
+        self.decoder = GRUDecoder(self.embedding, hidden_dim, latent_dim, ce_chunk)
+        self.latent_dim = latent_dim
+        self._build_heads(self.encoder.output_dim, latent_dim)
+
+    def prior_z(self, device) -> Normal:
+        return Normal(torch.zeros(self.latent_dim, device=device), 1.0)
+
+    def _build_heads(self, feature_dim, latent_dim):
+        self.loc_head = nn.Linear(feature_dim, latent_dim)
+        self.scale_head = nn.Linear(feature_dim, latent_dim)
+
+    def slab(self, features):
+        # Heads run in fp32 under autocast: the distributions' math needs the precision.
+        features = features.float()
+        with torch.autocast(features.device.type, enabled=False):
+            return self.loc_head(features), F.softplus(self.scale_head(features)) + 1e-5
+
+    def posterior(self, features) -> Normal:
+        return Normal(*self.slab(features))
+
+    def features(self, batch, features=None):
+        """The encoder's features of `batch`, unless the caller already has them."""
+        return self.encoder(batch) if features is None else features
+
+    def gaussian_terms(self, batch, features=None):
+        """q(z|x), reconstruction and closed-form KL against N(0, I) for one sample of z."""
+        q_z = self.posterior(self.features(batch, features))
+        rec = self.decoder.reconstruction_loss(q_z.rsample(), batch).mean()
+        kl_z = kl_divergence(q_z, self.prior_z(q_z.loc.device)).sum(-1).mean()
+        return q_z, rec, kl_z
+
+    def loss_terms(self, batch, features=None):
+        _, rec, kl_z = self.gaussian_terms(batch, features)
+        return {"rec": rec, "kl_z": kl_z, "total": rec + self.config.psi * kl_z}
+
+    # The frozen-encoder classifier samples from cached encoder features: *_from_features.
+    def sample_from_features(self, features, n_samples=1):
+        return self.posterior(features).rsample((n_samples,))
+
+    def mean_from_features(self, features):
+        return self.posterior(features).mean
+
+    def encode(self, batch, n_samples=1):
+        """(K, B, D) posterior samples of z."""
+        return self.sample_from_features(self.encoder(batch), n_samples)
+
+    def posterior_mean(self, batch):
+        return self.mean_from_features(self.encoder(batch))
+
+
+@dataclass(frozen=True)
+class PenalisedVAEConfig:
+    psi: float = param(0.1, ge=0, doc="KL weight")
+    weight: float = param(0.01, ge=0, doc="weight of the L1/L2 penalty on mu and sigma of q(z|x)")
+
+
+class PenalisedVAE(VAE):
+    """VAE with an L1 or L2 penalty (`norm`), weighted by `weight`, on the activations mu and sigma of q(z|x)."""
+
+    norm = "l1"
+
+    def loss_terms(self, batch, features=None):
+        q_z, rec, kl_z = self.gaussian_terms(batch, features)
+        activations = torch.cat([q_z.loc, q_z.scale], -1)
+        penalty = (activations.abs() if self.norm == "l1" else activations**2).sum(-1).mean()
+        return {"rec": rec, "kl_z": kl_z, self.norm: penalty,
+                "total": rec + self.config.psi * kl_z + self.config.weight * penalty}
+
+
+class L2VAE(PenalisedVAE):
+    norm = "l2"
