@@ -9,12 +9,28 @@ that switch on the same dimensions (paper §1, footnote 2).
 import numpy as np
 import torch
 
-from hsvae.data.batching import SPECIALS, bucketed_batches, collate
+from hsvae.analysis.evaluation import map_split
+from hsvae.data.batching import SPECIALS, collate
 from hsvae.data.preprocess import Tokenizer, Vocabulary, tokenize
 from hsvae.models.hsvae import HSVAE
 from hsvae.models.store import CorruptFile, load_vae
 
 GAMMA_THRESHOLD = 0.5  # HSVAE: a dimension is active when its mean spike probability is below this
+
+
+class TokenLists:
+    """Tokenised sentences as a split-like view (`lengths`, `batch`) for `map_split`."""
+
+    def __init__(self, token_lists, vocab: Vocabulary):
+        self.token_lists, self.vocab = token_lists, vocab
+        self.lengths = [len(t) for t in token_lists]
+
+    def __len__(self):
+        return len(self.token_lists)
+
+    def batch(self, indices):
+        return collate([self.vocab.encode(self.token_lists[i]) for i in indices], np.zeros(len(indices)),
+                       [" ".join(self.token_lists[i]) for i in indices])
 
 
 class SentenceEncoder:
@@ -29,22 +45,20 @@ class SentenceEncoder:
     def sparse(self):
         return isinstance(self.model, HSVAE)
 
-    def _texts_to_batch(self, token_lists, indices):
-        return collate([self.vocab.encode(token_lists[i]) for i in indices], np.zeros(len(indices)),
-                       [" ".join(token_lists[i]) for i in indices]).to(self.device)
-
-    @torch.no_grad()
     def _encode_tokens(self, token_lists):
-        n, dim = len(token_lists), self.model.latent_dim
-        means, gammas = np.empty((n, dim), np.float32), np.empty((n, dim), np.float32) if self.sparse else None
-        lengths = [len(t) for t in token_lists]
-        for indices in bucketed_batches(lengths, self.batch_size):
-            batch = self._texts_to_batch(token_lists, indices)
+        """Posterior means and (HSVAE) mean gamma of tokenised sentences, one encoder pass each."""
+        dim = self.model.latent_dim
+
+        def codes(batch):
             features = self.model.encoder(batch)
-            means[indices] = self.model.mean_from_features(features).float().cpu().numpy()
+            parts = [self.model.mean_from_features(features)]
             if self.sparse:
-                gammas[indices] = self.model.gamma_mean_from_features(features).float().cpu().numpy()
-        return means, gammas
+                parts.append(self.model.gamma_mean_from_features(features))
+            return torch.cat(parts, -1)
+
+        out = map_split(TokenLists(token_lists, self.vocab), self.batch_size, self.device, codes,
+                        dim * (2 if self.sparse else 1)).numpy()
+        return out[:, :dim], (out[:, dim:] if self.sparse else None)
 
 
     def encode(self, sentences) -> dict:

@@ -4,7 +4,6 @@ from pathlib import Path
 
 from hsvae.analysis.reports import write_classification
 from hsvae.data.splits import load_splits
-from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import load_vae
 from hsvae.pipeline.stage import DATA, device_and_dtype, run, stage_config, vae_argument
 from hsvae.training.classify import classify_vae
@@ -17,7 +16,7 @@ def main():
     splits = load_splits(DATA)
     model, _ = load_vae(Path("models") / f"{name}.pt", device)
     with write_classification(Path("reports/classify") / name, splits, DATA) as (live, record):
-        record(classify_vae(model, splits, cfg, device, live, with_text=VAE_MODELS[name].encoder == "bert"))
+        record(classify_vae(model, splits, cfg, device, live))
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.analysis.evaluation import evaluate, gamma_means, posterior_means
+from hsvae.analysis.evaluation import test_outputs
 from hsvae.atomic import atomic_live, atomic_path, write_json
 from hsvae.data.preprocess import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.models.registry import VAE_MODELS
 from hsvae.pipeline.stage import DATA, device_and_dtype, run, stage_config, vae_argument
 from hsvae.training.pretrain import pretrain
 
@@ -28,12 +27,8 @@ def main():
                             Path("models") / f"{name}.pt", checkpoint=checkpoint, live=live,
                             vocab_words=Vocabulary.load(Path(DATA) / "vocab.txt").words)
     checkpoint.unlink(missing_ok=True)
-    spec, batch = VAE_MODELS[name], cfg["train"]["eval_batch_size"]
-    with_text = spec.encoder == "bert"
-    write_json(out / "test.json", evaluate(model, splits["test"], batch, device, with_text, cfg["train"]["seed"]))
-    codes = {"mean": posterior_means(model, splits["test"], batch, device, with_text)}
-    if spec.has_gamma:
-        codes["gamma"] = gamma_means(model, splits["test"], batch, device, with_text)
+    metrics, codes = test_outputs(model, splits["test"], cfg["train"]["eval_batch_size"], device, cfg["train"]["seed"])
+    write_json(out / "test.json", metrics)
     with atomic_path(Path("reports/codes") / f"{name}.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **codes)

@@ -67,11 +67,11 @@ def test_bert_encoder_stays_frozen_in_the_classify_path(tiny_bert):
         def __len__(self):
             return len(data)
 
-        def batch(self, indices, with_text=False):
+        def batch(self, indices):
             return collate([data.tokens[i, : data.lengths[i]].numpy() for i in indices], data.labels[indices],
                            [data.texts[i] for i in indices])
 
-    features = encoder_features(model.encoder, Texts(), 16, torch.device("cpu"), with_text=True)
+    features = encoder_features(model.encoder, Texts(), 16, torch.device("cpu"))
     assert features.shape == (40, 16)
     split = {"train": features, "valid": features[:10], "test": features[10:20]}
     labels = {"train": Texts.labels, "valid": Texts.labels[:10], "test": Texts.labels[10:20]}

@@ -7,31 +7,31 @@ from hsvae.data.batching import bucketed_batches
 
 
 @torch.no_grad()
-def map_split(split, batch_size, device, fn, width, with_text=False, dtype=torch.float32):
+def map_split(split, batch_size, device, fn, width, dtype=torch.float32):
     """fn(batch) -> (B, width) for every sentence of `split`, in the split's order, on the CPU."""
     out = torch.empty(len(split), width, dtype=dtype)
     for indices in bucketed_batches(split.lengths, batch_size):
-        out[indices] = fn(split.batch(indices, with_text).to(device)).to(dtype).cpu()
+        out[indices] = fn(split.batch(indices).to(device)).to(dtype).cpu()
     return out
 
 
-def encoder_features(encoder, split, batch_size, device, with_text=False):
+def encoder_features(encoder, split, batch_size, device):
     """The encoder's feature vector of every sentence of `split`."""
-    return map_split(split, batch_size, device, encoder, encoder.output_dim, with_text)
+    return map_split(split, batch_size, device, encoder, encoder.output_dim)
 
 
-def gamma_means(model, split, batch_size, device, with_text=False):
+def gamma_means(model, split, batch_size, device):
     """Mean of the unclamped q(gamma|x) for every sentence of `split`, (N, D) numpy."""
-    return map_split(split, batch_size, device, model.gamma_mean, model.latent_dim, with_text).numpy()
+    return map_split(split, batch_size, device, model.gamma_mean, model.latent_dim).numpy()
 
 
-def posterior_means(model, split, batch_size, device, with_text=False):
+def posterior_means(model, split, batch_size, device):
     """E[z|x] for every sentence of `split`, (N, D) numpy."""
-    return map_split(split, batch_size, device, model.posterior_mean, model.latent_dim, with_text).numpy()
+    return map_split(split, batch_size, device, model.posterior_mean, model.latent_dim).numpy()
 
 
 @torch.no_grad()
-def evaluate(model, split, batch_size, device, with_text=False, seed=0):
+def evaluate(model, split, batch_size, device, seed=0):
     """Mean loss terms over `split` and Average Hoyer of the codes, named by what is scored:
     `ah_sample` one posterior sample of z per sentence; `ah_mean` the posterior mean E[z|x]
     (HSVAE: the spike-and-slab mean (1 - E[gamma]) mu); HSVAE adds `ah_slab_mean` (the slab
@@ -43,7 +43,7 @@ def evaluate(model, split, batch_size, device, with_text=False, seed=0):
     codes = {k: [] for k in ("ah_sample", "ah_mean", *(("ah_slab_mean", "ah_gamma_sample_mean") if has_gamma else ()))}
     order = []
     for indices in bucketed_batches(split.lengths, batch_size):
-        batch = split.batch(indices, with_text).to(device)
+        batch = split.batch(indices).to(device)
         features = model.encoder(batch)
         for key, value in model.loss_terms(batch, features).items():
             sums[key] = sums.get(key, 0.0) + float(value) * len(indices)
@@ -58,3 +58,13 @@ def evaluate(model, split, batch_size, device, with_text=False, seed=0):
     for key, rows in codes.items():  # Average Hoyer normalises over all rows: order does not matter
         metrics[key] = average_hoyer(torch.cat([r.float().cpu() for r in rows]))
     return metrics
+
+
+def test_outputs(model, split, batch_size, device, seed=0):
+    """What the pretrain stage reports of a trained VAE on the test split: its metrics
+    (`evaluate`) and its codes, the posterior means and, where the model has gamma, the means
+    of q(gamma|x), which the gamma heat maps read."""
+    codes = {"mean": posterior_means(model, split, batch_size, device)}
+    if hasattr(model, "q_gamma"):
+        codes["gamma"] = gamma_means(model, split, batch_size, device)
+    return evaluate(model, split, batch_size, device, seed), codes

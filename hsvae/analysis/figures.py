@@ -113,7 +113,10 @@ def figure_hoyer_over_training(pretrain_dir: Path, names, path, caption: str):
                 epochs, values = zip(*read_tsv(tsv))
                 ax.plot(epochs, values, marker="o", label=name)
         ax.set(title=f"Average Hoyer on {metric.split('_')[1]}s (valid)", xlabel="epoch", ylabel="Average Hoyer")
-        ax.legend()
+        if ax.lines:
+            ax.legend()
+        else:
+            ax.text(0.5, 0.5, "n/a: no sparse model in `models`", ha="center", va="center", transform=ax.transAxes)
     fig.suptitle(f"Fig. 3: Average Hoyer over training\n{caption}", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -34,12 +34,11 @@ class Split:
     def __len__(self):
         return len(self.sentences)
 
-    def batch(self, indices, with_text=False):
-        return collate(
-            [self.sentences[i] for i in indices],
-            self.labels[indices],
-            [self.texts[i] for i in indices] if with_text else None,
-        )
+    def batch(self, indices):
+        """The sentences at `indices` as a Batch: ids, lengths, labels and text (what a BERT
+        encoder reads; the split's text file is read on first use)."""
+        texts = self.texts
+        return collate([self.sentences[i] for i in indices], self.labels[indices], [texts[i] for i in indices])
 
 
 SPLITS = ("train", "valid", "test")

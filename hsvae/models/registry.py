@@ -15,6 +15,7 @@ class ModelSpec:
     config: type
     section: str          # its params.yaml section
     encoder: str = "gru"  # gru | bert (BERT models read the sentences' text, at bert_lr)
+    sparse: bool = False  # a sparse model (spike-and-slab prior): Fig. 3 tracks it; studies match it with a dense VAE
 
     @property
     def has_gamma(self) -> bool:
@@ -28,10 +29,10 @@ VAE_MODELS = {
     "vae": ModelSpec(VAE, VAEConfig, "vae"),
     "vae_l1": ModelSpec(PenalisedVAE, PenalisedVAEConfig, "vae_l1"),
     "vae_l2": ModelSpec(L2VAE, PenalisedVAEConfig, "vae_l2"),
-    "mat_vae": ModelSpec(MatVAE, MatVAEConfig, "mat_vae"),
-    "hsvae": ModelSpec(HSVAE, HSVAEConfig, "model"),
+    "mat_vae": ModelSpec(MatVAE, MatVAEConfig, "mat_vae", sparse=True),
+    "hsvae": ModelSpec(HSVAE, HSVAEConfig, "model", sparse=True),
     "b_vae": ModelSpec(VAE, VAEConfig, "b_vae", encoder="bert"),
-    "b_hsvae": ModelSpec(HSVAE, HSVAEConfig, "model", encoder="bert"),
+    "b_hsvae": ModelSpec(HSVAE, HSVAEConfig, "model", encoder="bert", sparse=True),
 }
 
 

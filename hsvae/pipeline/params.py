@@ -61,59 +61,63 @@ SEED = number_rule(int, ge=0)
 POSITIVE = number_rule(float, gt=0)
 WEIGHT = number_rule(float, ge=0)
 
-SCHEMA = {
-    "preset": _string,
-    "data": {
-        "corpus": _choice(*CORPORA),
-        "seed": SEED,
-        "local_dir": _string,
-        "per_class": {"train": COUNT, "valid": COUNT, "test": COUNT},
-        "min_length": number_rule(int, ge=0),
-        "max_length": COUNT,
-        "vocab_size": COUNT,
-        "oversample": number_rule(float, ge=1),
-        "workers": COUNT,
-        "synthetic": {
-            "classes": number_rule(int, ge=2),
-            "signal": number_rule(float, ge=0, le=1),
-            "background_vocab": COUNT,
-            "topic_words": COUNT,
-            "mean_phrases": pair_rule(0, 100),
+
+def schema() -> dict:
+    """Every params key and its rule. Built from the model registry when called, so a model
+    registered at run time (one class and one VAE_MODELS entry) has its section checked too."""
+    return {
+        "preset": _string,
+        "data": {
+            "corpus": _choice(*CORPORA),
+            "seed": SEED,
+            "local_dir": _string,
+            "per_class": {"train": COUNT, "valid": COUNT, "test": COUNT},
+            "min_length": number_rule(int, ge=0),
+            "max_length": COUNT,
+            "vocab_size": COUNT,
+            "oversample": number_rule(float, ge=1),
+            "workers": COUNT,
+            "synthetic": {
+                "classes": number_rule(int, ge=2),
+                "signal": number_rule(float, ge=0, le=1),
+                "background_vocab": COUNT,
+                "topic_words": COUNT,
+                "mean_phrases": pair_rule(0, 100),
+            },
         },
-    },
-    "arch": {"embedding_dim": COUNT, "hidden_dim": COUNT, "latent_dim": _latent_dim, "bert": _string},
-    "train": {
-        "seed": SEED,
-        "device": _device,
-        "precision": _choice("fp32", "bf16", "fp16", "auto"),
-        "epochs": COUNT,
-        "batch_size": number_rule(int, ge=2),
-        "eval_batch_size": COUNT,
-        "lr": POSITIVE,
-        "bert_lr": POSITIVE,
-        "grad_clip": WEIGHT,
-        "ce_chunk": number_rule(int, ge=0),
-    },
-    "models": _subset(*VAE_MODELS, empty=False),
-    "baselines": _subset(*BASELINES),
-    # one section per params section of the registry, derived from the models' config classes
-    **{spec.section: schema_of(spec.config) for spec in VAE_MODELS.values()},
-    "classify": {"samples": COUNT, "hidden": COUNT, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE},
-    "analyze": {"window": COUNT},
-    "studies": lambda key, value: value,  # checked by check_studies, after the rest
-}
+        "arch": {"embedding_dim": COUNT, "hidden_dim": COUNT, "latent_dim": _latent_dim, "bert": _string},
+        "train": {
+            "seed": SEED,
+            "device": _device,
+            "precision": _choice("fp32", "bf16", "fp16", "auto"),
+            "epochs": COUNT,
+            "batch_size": number_rule(int, ge=2),
+            "eval_batch_size": COUNT,
+            "lr": POSITIVE,
+            "bert_lr": POSITIVE,
+            "grad_clip": WEIGHT,
+            "ce_chunk": number_rule(int, ge=0),
+        },
+        "models": _subset(*VAE_MODELS, empty=False),
+        "baselines": _subset(*BASELINES),
+        # one section per params section of the registry, derived from the models' config classes
+        **{spec.section: schema_of(spec.config) for spec in VAE_MODELS.values()},
+        "classify": {"samples": COUNT, "hidden": COUNT, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE},
+        "analyze": {"window": COUNT},
+        "studies": lambda key, value: value,  # checked by check_studies, after the rest
+    }
 
 
-def _check(schema: dict, values, prefix: str) -> dict:
-    """`values` checked against `schema`, with numbers converted to their declared type."""
+def _check(rules: dict, values, prefix: str) -> dict:
+    """`values` checked against `rules`, with numbers converted to their declared type."""
     if not isinstance(values, dict):
         raise ParamError(f"{prefix.rstrip('.') or 'params'} = {values!r}: expected a section with keys "
-                         f"{', '.join(schema)}")
+                         f"{', '.join(rules)}")
     for key in values:
-        if key not in schema:
-            raise ParamError(f"{prefix}{key}: unknown key; expected one of {', '.join(schema)}")
+        if key not in rules:
+            raise ParamError(f"{prefix}{key}: unknown key; expected one of {', '.join(rules)}")
     out = {}
-    for key, rule in schema.items():
+    for key, rule in rules.items():
         if key not in values:
             raise ParamError(f"{prefix}{key}: missing")
         if isinstance(rule, dict):
@@ -134,7 +138,7 @@ def _check_relations(params: dict):
 
 def validate(params: dict, studies=True) -> dict:
     """Check `params` against the schema; return them with numbers in their declared types."""
-    checked = _check(SCHEMA, params, "")
+    checked = _check(schema(), params, "")
     _check_relations(checked)
     if studies:
         check_studies(checked)

@@ -20,7 +20,6 @@ from hsvae.pipeline.params import load, study_points  # noqa: E402
 from hsvae.studies.run import StudyError, experiment_ref, study_runs  # noqa: E402
 
 CORPUS_KEYS = ("class_kl_mean",)
-SPARSE = ("hsvae", "b_hsvae", "mat_vae")  # compared with a dense VAE at matched reconstruction (§4.2)
 
 
 def _setting_keys(study: dict) -> list:
@@ -158,7 +157,7 @@ def matched_reconstruction(runs: pd.DataFrame) -> pd.DataFrame:
     """§4.2: for each sparse run, the dense VAE run whose test reconstruction loss is closest."""
     dense = runs[runs["model"] == "vae"].reset_index(drop=True)
     rows = []
-    for _, sparse in runs[runs["model"].isin(SPARSE)].iterrows():
+    for _, sparse in runs[runs["model"].isin([n for n, spec in VAE_MODELS.items() if spec.sparse])].iterrows():
         if dense.empty:
             break
         match = dense.iloc[int((dense["rec"] - sparse["rec"]).abs().argmin())]

@@ -87,21 +87,21 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
     return model, history, {"valid": predict(valid_split), "test": predict(test_split)}
 
 
-def classify_frozen(name, encoder, sample, splits, cfg, seed, batch_size, device, with_text=False, live=None):
+def classify_frozen(name, encoder, sample, splits, cfg, seed, batch_size, device, live=None):
     """The frozen-encoder classifier: encoder features of every split computed once, codes drawn
     from them by sample(rows) -> (K, B, D); returns predictions per split."""
     with torch.no_grad():
-        features = {s: encoder_features(encoder, split, batch_size, device, with_text) for s, split in splits.items()}
+        features = {s: encoder_features(encoder, split, batch_size, device) for s, split in splits.items()}
     labels = {s: split.labels for s, split in splits.items()}
     _, _, predictions = train_head(name, features, labels, sample, splits["train"].classes, cfg, seed, device, live)
     return predictions
 
 
-def classify_vae(model, splits, cfg, device, live=None, with_text=False):
+def classify_vae(model, splits, cfg, device, live=None):
     """§4.2: a classifier on codes sampled from the frozen VAE's posterior, K samples per sentence."""
     model.requires_grad_(False)
     return classify_frozen(cfg["name"], model.encoder, lambda rows: model.sample_from_features(rows, cfg["classify"]["samples"]),
-                           splits, cfg["classify"], cfg["seed"], cfg["eval_batch_size"], device, with_text, live)
+                           splits, cfg["classify"], cfg["seed"], cfg["eval_batch_size"], device, live)
 
 
 def _simple_classifier(cfg, splits, vocab_size, device, dtype, live):
@@ -114,7 +114,7 @@ def _simple_classifier(cfg, splits, vocab_size, device, dtype, live):
 def _frozen_bert(cfg, splits, vocab_size, device, dtype, live):
     encoder = BertEncoder(cfg["arch"]["bert"]).to(device).eval()
     return classify_frozen("bert", encoder, lambda rows: rows.unsqueeze(0), splits, cfg["classify"],
-                           cfg["train"]["seed"], cfg["train"]["eval_batch_size"], device, True, live)
+                           cfg["train"]["seed"], cfg["train"]["eval_batch_size"], device, live)
 
 
 # baseline name -> how it is trained: (stage config, splits, vocab_size, device, dtype, live) -> predictions

@@ -21,11 +21,10 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     spec, seed = VAE_MODELS[name], train["seed"]
     torch.manual_seed(seed)
     model = build_vae(name, vocab_size, arch, hparams, ce_chunk=train["ce_chunk"]).to(device)
-    with_text = spec.encoder == "bert"
-    optimizer = torch.optim.Adam(model.parameters(), lr=train["bert_lr"] if with_text else train["lr"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=train["bert_lr"] if spec.encoder == "bert" else train["lr"])
 
     def terms(indices):
-        return model.loss_terms(train_split.batch(indices, with_text).to(device))
+        return model.loss_terms(train_split.batch(indices).to(device))
 
     def batches(rng):
         # A loss that treats the batch as a sample of q(z) (MAT-VAE's MMD) needs random batches;
@@ -35,7 +34,7 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
         return bucketed_batches(train_split.lengths, train["batch_size"], rng)
 
     def validate():
-        found = evaluate(model, valid_split, train["eval_batch_size"], device, with_text, seed)
+        found = evaluate(model, valid_split, train["eval_batch_size"], device, seed)
         return {f"valid/{k}": v for k, v in found.items()}
 
     # The checkpoint resumes only this run: same settings and the same training data.
@@ -45,7 +44,7 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
                   epochs=train["epochs"], seed=seed, device=device, dtype=dtype, grad_clip=train["grad_clip"],
                   checkpoint=checkpoint, live=live, fingerprint=fingerprint, progress=progress)
     model.eval()
-    std = posterior_means(model, train_split, train["eval_batch_size"], device, with_text).std(0)
+    std = posterior_means(model, train_split, train["eval_batch_size"], device).std(0)
     save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,
          vocab=list(vocab_words) if vocab_words is not None else None,
          dimension_scale=[float(s) if s > 0 else 1.0 for s in std])

@@ -1,0 +1,65 @@
+"""The analyze stage's work: gather every model's test metrics, compute the corpus's class KL
+and HSVAE's gamma statistics (§4.4), and draw the paper's figures."""
+from pathlib import Path
+
+import numpy as np
+
+from hsvae.analysis.figures import (
+    GAMMA_OFF,
+    class_kl,
+    class_separation,
+    figure_accuracy_sparsity,
+    figure_hoyer_over_training,
+    gamma_class,
+    heat_map,
+    most_distinct_window,
+    summarise,
+)
+from hsvae.analysis.metrics import mean_off_diagonal
+from hsvae.data.splits import Split, class_names, vocabulary_size
+from hsvae.models.registry import VAE_MODELS
+
+
+def caption(cfg) -> str:
+    """Corpus, sizes and the paper model's prior, for every figure's title."""
+    data, arch = cfg["data"], cfg["arch"]
+    text = (f"corpus {data['corpus']} ({data['per_class']['train']}/{data['per_class']['valid']}/"
+            f"{data['per_class']['test']} per class), latent {arch['latent_dim']}, hidden {arch['hidden_dim']}")
+    hsvae = next((cfg["hparams"][m] for m in cfg["models"] if VAE_MODELS[m].has_gamma), None)
+    if hsvae:
+        text += f", HSVAE alpha={hsvae['alpha']:g} beta={hsvae['beta']:g} psi={hsvae['psi']:g} lambda={hsvae['lambda']:g}"
+    return text
+
+
+def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
+    """Draw the figures into `figures` and write each gamma_class matrix into `gamma_dir` (both
+    existing, empty folders); return (summary, analysis, [(figure title, file name)], caption)."""
+    summary = summarise(reports, cfg["models"] + cfg["baselines"])
+    names, test = class_names(data_dir), Split(data_dir, "test")
+    kl = class_kl(Split(data_dir, "train"), len(names), vocabulary_size(data_dir))
+    analysis = {"class_kl_mean": mean_off_diagonal(kl)}
+    text = caption(cfg)
+    drawn = [("Fig. 2: accuracy, sparsity and reconstruction", "accuracy_hoyer.png"),
+             ("Fig. 3: Average Hoyer over training", "hoyer_epochs.png")]
+    window = cfg["analyze"]["window"]
+    figure_accuracy_sparsity(summary, figures / "accuracy_hoyer.png", text)
+    figure_hoyer_over_training(reports / "pretrain", [m for m in cfg["models"] if VAE_MODELS[m].sparse],
+                               figures / "hoyer_epochs.png", text)
+    for name in (m for m in cfg["models"] if VAE_MODELS[m].has_gamma):
+        means = np.load(reports / "codes" / f"{name}.npz")["gamma"]
+        matrix = gamma_class(means, test.labels, len(names))
+        np.savetxt(gamma_dir / f"{name}.csv", matrix, delimiter=",", fmt="%.4f")
+        start = most_distinct_window(matrix, window)
+        shown = matrix[:, start : start + window]
+        heat_map(shown, figures / f"gamma_class_{name}.png",
+                 f"Fig. 4: gamma_class of {name} (test), dims {start}-{start + shown.shape[1] - 1}\n{text}",
+                 "latent dimension", "class", names, [str(d) for d in range(start, start + shown.shape[1])],
+                 f"share of sentences with the dimension off\n(mean gamma >= {GAMMA_OFF:g})", 0, 1)
+        analysis[f"{name}_gamma_separation"] = class_separation(matrix)
+        analysis[f"{name}_active_fraction"] = float((means < GAMMA_OFF).mean())
+        drawn.append((f"Fig. 4: gamma_class of {name} (test)", f"gamma_class_{name}.png"))
+    heat_map(kl, figures / "class_kl.png", f"Fig. 5: KL(row || column) of the classes' word distributions "
+             f"(training split); mean {analysis['class_kl_mean'] or float('nan'):.3f}\n{text}",
+             "class", "class", names, names, "KL divergence (nats)", mask_diagonal=True)
+    drawn.append(("Fig. 5: KL between the classes' word distributions", "class_kl.png"))
+    return summary, analysis, drawn, text
