@@ -31,7 +31,8 @@ def test_a_study_is_its_settings_times_its_replicates():
     assert runs == study_runs(params, "stability")  # names are stable: a killed study resumes
     first = runs[0][1]
     assert first == ["models=[hsvae]", "model.alpha=1.0", "model.beta=4.0", "train.seed=0"]
-    assert [o[-1] for _, o in runs[:3]] == ["train.seed=0", "train.seed=1", "train.seed=2"]
+    # replicate by replicate: seed 0 of every setting first, so a stopped study stays balanced
+    assert [o[-1] for _, o in runs[:8]] == ["train.seed=0"] * 8 and runs[8][1][-1] == "train.seed=1"
     signal_runs = study_runs(params, "signal", extra=["preset=paper"])
     assert len(signal_runs) == 4 * 3 and all(o[0] == "preset=paper" for _, o in signal_runs)
     assert {o[2] for _, o in signal_runs} == {f"data.synthetic.signal={s}" for s in (0.2, 0.4, 0.7, 0.9)}
@@ -66,7 +67,7 @@ TINY_STUDY = {"replicates": 2, "groups": [{"set": {"models": ["hsvae"]},
 
 
 def study_repo(tmp_path, studies):
-    return tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 1}, "classify": {"epochs": 2},
+    return tiny_repo(tmp_path, {"models": ["hsvae"], "baselines": [], "train": {"epochs": 1}, "classify": {"epochs": 2},
                                 "studies": studies})
 
 

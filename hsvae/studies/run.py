@@ -35,14 +35,15 @@ def format_value(value) -> str:
 
 
 def study_runs(params: dict, name: str, extra=()) -> list:
-    """[(experiment name, overrides)] for every setting x replicate; `extra` are the user's own
-    `-S key=value` overrides applied to every run (e.g. preset=paper)."""
+    """[(experiment name, overrides)] for every replicate x setting, replicate by replicate (a
+    study stopped half-way has every setting at the same number of replicates); `extra` are the
+    user's own `-S key=value` overrides applied to every run (e.g. preset=paper)."""
     if name not in params["studies"]:
         raise StudyError(f"study {name!r}: not in params.yaml studies; expected one of {', '.join(params['studies'])}")
     study = params["studies"][name]
     runs = []
-    for setting in study_points(study):
-        for replicate in range(study["replicates"]):
+    for replicate in range(study["replicates"]):
+        for setting in study_points(study):
             overrides = [*extra, *(f"{k}={format_value(v)}" for k, v in setting.items()), f"train.seed={replicate}"]
             digest = hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:10]
             runs.append((f"{name}-{digest}", overrides))
