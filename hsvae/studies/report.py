@@ -103,6 +103,7 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
     Then the final test Average Hoyer against the prior (HSVAE: alpha/(alpha+beta))."""
     models = [m for m in ("mat_vae", "hsvae") if m in set(runs["model"])]
     fig, axes = plt.subplots(len(models), 2, figsize=(12, 4 * len(models)), squeeze=False)
+    rows = []  # the bands' data, for `dvc plots show` (curves.csv)
     for column, metric in enumerate(("ah_sample", "ah_mean")):
         found = curves(runs, metric, repo, rev)
         for row, model in enumerate(models):
@@ -116,7 +117,11 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
                 stack = np.stack([s[:length] for s in series])
                 epochs, mean, std = np.arange(1, length + 1), stack.mean(0), stack.std(0, ddof=1) if len(stack) > 1 else 0
                 names = [k for k in keys if part[k].notna().any()]
-                line, = ax.plot(epochs, mean, marker="o", ms=3, label=_label(dict(zip(names, np.atleast_1d(setting)))))
+                label = _label(dict(zip(names, np.atleast_1d(setting))))
+                line, = ax.plot(epochs, mean, marker="o", ms=3, label=label)
+                rows += [{"model": model, "setting": label, "metric": metric, "epoch": int(e), "mean": float(m),
+                          "std": float(np.broadcast_to(std, mean.shape)[i]), "replicates": len(stack)}
+                         for i, (e, m) in enumerate(zip(epochs, mean))]
                 ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
             ax.set(title=f"{model}: Average Hoyer on {metric.split('_')[1]}s (valid)", xlabel="epoch",
                    ylabel="Average Hoyer (mean ± std over replicates)")
@@ -125,6 +130,7 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
     fig.tight_layout()
     fig.savefig(out / "hoyer_epochs.png", dpi=110)
     plt.close(fig)
+    pd.DataFrame(rows).to_csv(out / "curves.csv", index=False)
 
     fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.2), squeeze=False)
     for ax, model in zip(axes[0], models):
@@ -279,6 +285,7 @@ def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=()
             lines += ["", "## At matched reconstruction (§4.2)", "", *_markdown(pd.read_csv(out / "matched.csv"))]
         for title, file in figures:
             lines += ["", f"## {title}", "", f"![{title}]({file})"]
-        lines += ["", "Runs: `runs.csv` (one row per run and model); summary: `summary.csv`."]
+        lines += ["", "Runs: `runs.csv` (one row per run and model); summary: `summary.csv`"
+                  + ("; the bands of the training curves: `curves.csv`." if (out / "curves.csv").exists() else ".")]
         (out / "README.md").write_text("\n".join(lines) + "\n")
     return out_root / name
