@@ -35,7 +35,8 @@ def test_a_study_is_its_settings_times_its_replicates():
     assert [o[-1] for _, o in runs[:8]] == ["train.seed=0"] * 8 and runs[8][1][-1] == "train.seed=1"
     signal_runs = study_runs(params, "signal", extra=["preset=paper"])
     assert len(signal_runs) == 4 * 3 and all(o[0] == "preset=paper" for _, o in signal_runs)
-    assert {o[2] for _, o in signal_runs} == {f"data.synthetic.signal={s}" for s in (0.2, 0.4, 0.7, 0.9)}
+    assert {o[3] for _, o in signal_runs} == {f"data.synthetic.signal={s}" for s in (0.2, 0.4, 0.7, 0.9)}
+    assert all(o[1:3] == ["models=[vae,hsvae]", "baselines=[]"] for _, o in signal_runs)
     assert format_value([1, 2.5, "a"]) == "[1,2.5,a]"
 
 
