@@ -97,6 +97,13 @@ def _label(setting: dict) -> str:
                      for k, v in setting.items())
 
 
+def _varied(part: pd.DataFrame, keys) -> list:
+    """The setting keys that vary within one model's runs (a model's own prior, not another
+    model's params at their defaults); all of them when none varies."""
+    varied = [k for k in keys if part[k].nunique(dropna=True) > 1]
+    return varied or [k for k in keys if part[k].notna().any()]
+
+
 def figure_stability(runs, keys, out: Path, repo, rev, caption):
     """Fig. 3 for families of runs: validation Average Hoyer per epoch, mean over replicates as a
     line and one standard deviation as a band; MAT-VAE on top, HSVAE below; samples and means.
@@ -109,14 +116,14 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
         for row, model in enumerate(models):
             ax = axes[row][column]
             part = runs[runs["model"] == model]
-            for setting, group in part.groupby([k for k in keys if part[k].notna().any()], sort=False):
+            names = _varied(part, keys)
+            for setting, group in part.groupby(names, sort=False):
                 series = [found[e, model] for e in group["experiment"] if (e, model) in found]
                 if not series:
                     continue
                 length = min(map(len, series))
                 stack = np.stack([s[:length] for s in series])
                 epochs, mean, std = np.arange(1, length + 1), stack.mean(0), stack.std(0, ddof=1) if len(stack) > 1 else 0
-                names = [k for k in keys if part[k].notna().any()]
                 label = _label(dict(zip(names, np.atleast_1d(setting))))
                 line, = ax.plot(epochs, mean, marker="o", ms=3, label=label)
                 rows += [{"model": model, "setting": label, "metric": metric, "epoch": int(e), "mean": float(m),
@@ -138,10 +145,13 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
         if model == "hsvae":
             part["x"] = part["model.alpha"] / (part["model.alpha"] + part["model.beta"])
             xlabel = "prior mean alpha / (alpha + beta)"
+            # the points as data DVC can draw (plain column names: Vega reads dots as nesting)
+            part[["x", "replicate", "ah_sample", "ah_mean"]].rename(columns={"x": "prior_mean"}).sort_values(
+                ["prior_mean", "replicate"]).to_csv(out / "hsvae_prior.csv", index=False)
         else:
             part["x"] = [f"psi={p:g}\nlambda={lam:g}" for p, lam in zip(part["mat_vae.psi"], part["mat_vae.lambda"])]
             xlabel = "(psi, lambda)"
-        stats = part.groupby("x", sort=False)[["ah_sample", "ah_mean"]].agg(["mean", "std"])
+        stats = part.groupby("x", sort=model == "hsvae")[["ah_sample", "ah_mean"]].agg(["mean", "std"])
         positions = stats.index if model == "hsvae" else np.arange(len(stats))
         for metric, marker in (("ah_sample", "o"), ("ah_mean", "s")):
             ax.errorbar(positions, stats[metric]["mean"], yerr=stats[metric]["std"].fillna(0), marker=marker,
