@@ -48,8 +48,8 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     for _, exp in shown.iterrows():
         models = exp["models"] if isinstance(exp["models"], list) else ast.literal_eval(exp["models"])
         for model in models:
-            row = {"experiment": exp["Experiment"], **{k: exp[k] for k in keys}, "replicate": exp["train.seed"],
-                   "model": model}
+            row = {"experiment": exp["Experiment"], **{k: exp[k] if _describes(k, model) else None for k in keys},
+                   "replicate": exp["train.seed"], "model": model}
             row.update({m: _number(exp.get(f"{model}.{m}")) for m in SUMMARY_KEYS})
             row["accuracy"] = _number(exp.get(f"{model}.accuracy"))
             row.update({k: _number(exp.get(k)) for k in CORPUS_KEYS})
@@ -58,6 +58,14 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
             rows.append(row)
     table = pd.DataFrame(rows).dropna(axis=1, how="all")
     return table.sort_values([*keys, "model", "replicate"], key=_sortable).reset_index(drop=True)
+
+
+def _describes(key: str, model: str) -> bool:
+    """Whether a setting key describes a run of `model`: not another model's section (an HSVAE
+    row says nothing of MAT-VAE's psi at its default)."""
+    sections = {spec.section for spec in VAE_MODELS.values()}
+    section = key.split(".")[0]
+    return section not in sections or section == VAE_MODELS[model].section
 
 
 def _number(value):
