@@ -23,7 +23,8 @@ CORPUS_KEYS = ("class_kl_mean",)
 
 
 def _setting_keys(study: dict) -> list:
-    return list(dict.fromkeys(k for s in study_points(study) for k in s if k != "models"))
+    # `models` and `baselines` shape the pipeline; they are not settings to group runs by
+    return list(dict.fromkeys(k for s in study_points(study) for k in s if k not in ("models", "baselines")))
 
 
 def _commit(repo, rev="HEAD", short=False) -> str:
