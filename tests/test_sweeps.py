@@ -13,7 +13,7 @@ def metric(exp, path, *keys):
 
 
 def test_queued_alpha_grid_runs_and_alpha_controls_sparsity(tmp_path):
-    repo = tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 3}})
+    repo = tiny_repo(tmp_path, {"models": ["hsvae"], "baselines": [], "train": {"epochs": 3}})
     run(["dvc", "exp", "run", "--queue", "-S", "model.alpha=0.2,20", "-S", "model.beta=1"], repo)
     run(["dvc", "queue", "start", "-j", "2"], repo)
     deadline = time.time() + 400
