@@ -9,7 +9,7 @@ that switch on the same dimensions (paper §1, footnote 2).
 import numpy as np
 import torch
 
-from hsvae.analysis.evaluation import map_split
+from hsvae.analysis.evaluation import codes
 from hsvae.data.batching import SPECIALS, collate
 from hsvae.data.preprocess import Tokenizer, Vocabulary, tokenize
 from hsvae.models.hsvae import HSVAE
@@ -47,18 +47,8 @@ class SentenceEncoder:
 
     def _encode_tokens(self, token_lists):
         """Posterior means and (HSVAE) mean gamma of tokenised sentences, one encoder pass each."""
-        dim = self.model.latent_dim
-
-        def codes(batch):
-            features = self.model.encoder(batch)
-            parts = [self.model.mean_from_features(features)]
-            if self.sparse:
-                parts.append(self.model.gamma_mean_from_features(features))
-            return torch.cat(parts, -1)
-
-        out = map_split(TokenLists(token_lists, self.vocab), self.batch_size, self.device, codes,
-                        dim * (2 if self.sparse else 1)).numpy()
-        return out[:, :dim], (out[:, dim:] if self.sparse else None)
+        found = codes(self.model, TokenLists(token_lists, self.vocab), self.batch_size, self.device)
+        return found["mean"], found.get("gamma")
 
 
     def encode(self, sentences) -> dict:

@@ -20,9 +20,20 @@ def encoder_features(encoder, split, batch_size, device):
     return map_split(split, batch_size, device, encoder, encoder.output_dim)
 
 
-def gamma_means(model, split, batch_size, device):
-    """Mean of the unclamped q(gamma|x) for every sentence of `split`, (N, D) numpy."""
-    return map_split(split, batch_size, device, model.gamma_mean, model.latent_dim).numpy()
+def codes(model, split, batch_size, device) -> dict:
+    """One encoder pass over `split`: `mean`, E[z|x], and for a model with gamma `gamma`, the
+    mean of its unclamped q(gamma|x); (N, D) numpy each."""
+    dim, has_gamma = model.latent_dim, hasattr(model, "q_gamma")
+
+    def both(batch):
+        features = model.encoder(batch)
+        parts = [model.mean_from_features(features)]
+        if has_gamma:
+            parts.append(model.gamma_mean_from_features(features))
+        return torch.cat(parts, -1)
+
+    out = map_split(split, batch_size, device, both, dim * (2 if has_gamma else 1)).numpy()
+    return {"mean": out[:, :dim], **({"gamma": out[:, dim:]} if has_gamma else {})}
 
 
 def posterior_means(model, split, batch_size, device):
@@ -40,22 +51,20 @@ def evaluate(model, split, batch_size, device, seed=0):
     torch.manual_seed(seed)
     sums = {}
     has_gamma = hasattr(model, "q_gamma")
-    codes = {k: [] for k in ("ah_sample", "ah_mean", *(("ah_slab_mean", "ah_gamma_sample_mean") if has_gamma else ()))}
-    order = []
+    scored = {k: [] for k in ("ah_sample", "ah_mean", *(("ah_slab_mean", "ah_gamma_sample_mean") if has_gamma else ()))}
     for indices in bucketed_batches(split.lengths, batch_size):
         batch = split.batch(indices).to(device)
         features = model.encoder(batch)
         for key, value in model.loss_terms(batch, features).items():
             sums[key] = sums.get(key, 0.0) + float(value) * len(indices)
-        codes["ah_sample"].append(model.sample_from_features(features)[0])
-        codes["ah_mean"].append(model.mean_from_features(features))
+        scored["ah_sample"].append(model.sample_from_features(features)[0])
+        scored["ah_mean"].append(model.mean_from_features(features))
         if has_gamma:
             loc = model.slab(features)[0]
-            codes["ah_slab_mean"].append(loc)
-            codes["ah_gamma_sample_mean"].append((1 - model.q_gamma(features, clamp=False).sample()) * loc)
-        order.append(torch.as_tensor(indices))
+            scored["ah_slab_mean"].append(loc)
+            scored["ah_gamma_sample_mean"].append((1 - model.q_gamma(features, clamp=False).sample()) * loc)
     metrics = {key: value / len(split) for key, value in sums.items()}
-    for key, rows in codes.items():  # Average Hoyer normalises over all rows: order does not matter
+    for key, rows in scored.items():  # Average Hoyer normalises over all rows: order does not matter
         metrics[key] = average_hoyer(torch.cat([r.float().cpu() for r in rows]))
     return metrics
 
@@ -64,7 +73,4 @@ def test_outputs(model, split, batch_size, device, seed=0):
     """What the pretrain stage reports of a trained VAE on the test split: its metrics
     (`evaluate`) and its codes, the posterior means and, where the model has gamma, the means
     of q(gamma|x), which the gamma heat maps read."""
-    codes = {"mean": posterior_means(model, split, batch_size, device)}
-    if hasattr(model, "q_gamma"):
-        codes["gamma"] = gamma_means(model, split, batch_size, device)
-    return evaluate(model, split, batch_size, device, seed), codes
+    return evaluate(model, split, batch_size, device, seed), codes(model, split, batch_size, device)
