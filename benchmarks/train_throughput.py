@@ -1,14 +1,16 @@
-"""Training throughput in useful (non-padding) tokens/s at the paper's architecture on real
-DBpedia sentence lengths, against this machine's matmul rate, all measured in one run.
+"""Training-step throughput in useful (non-padding) tokens/s, against the matmul rate of the
+step's precision probed in the same run, for the pipeline's own step (`training_setup` and
+`make_step`: the model, optimizer, batches and CUDA graphs a pretrain stage uses).
 
-    python benchmarks/train_throughput.py [--device cpu|cuda] [--steps N] [--batch 256]
+    python -m benchmarks.train_throughput [--device cpu|cuda] [--arch paper|default]
+        [--configs fp32 tf32 bf16 bf16+graphs] [--steps N] [--ce-chunk N] [--text-dir DIR]
 
-Configurations: naive fp32 (random batches padded to the batch maximum, GRUs run over the
-padding, logits for every padded position), bucketed fp32 (the pipeline's training step:
-length-bucketed batches, logits for real tokens only, fused chunked projection +
-cross-entropy with --ce-chunk), bucketed bf16 (the same under autocast). Sentences: the
-authors' DBpedia valid and test splits (../shared/data/hsvae-dbpedia, 28,000 sentences) when present, otherwise
-synthetic lengths drawn from DBpedia's Table 2 range (1-60, mean 35)."""
+A config is a train.precision, optionally `+graphs` (train.cuda_graphs true) and `+plain-ce`
+(train.ce_chunk 0: the vocabulary projection and cross-entropy as two ordinary ops).
+Sentences: the authors' DBpedia valid and test splits (../shared/data/hsvae-dbpedia, 28,000
+sentences) when present, otherwise lengths drawn from DBpedia's Table 2 range (1-60, mean
+35); word ids are random (the speed does not depend on them). Steps are timed as a block,
+the device synchronised only at its ends, as the training loop runs them."""
 import argparse
 import json
 import time
@@ -18,68 +20,61 @@ import numpy as np
 import torch
 
 from hsvae.config import defaults_of
-from hsvae.data.batching import bucketed_batches, collate, random_batches
-from hsvae.device import autocast
+from hsvae.data.batching import collate
+from hsvae.device import resolve_precision
 from hsvae.models.hsvae import HSVAEConfig
-from hsvae.models.nets import GRUDecoder
-from hsvae.models.registry import build_vae
+from hsvae.training.pretrain import training_setup
+from hsvae.training.step import make_step
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hsvae-dbpedia"
-PAPER_ARCH = {"embedding_dim": 256, "hidden_dim": 512, "latent_dim": 32, "bert": ""}
-HSVAE = defaults_of(HSVAEConfig)
-VOCAB = 20_003
+ARCHS = {  # (arch, vocabulary with <pad> <eos> <unk>, batch size)
+    "paper": ({"embedding_dim": 256, "hidden_dim": 512, "latent_dim": 32, "bert": ""}, 20_003, 256),
+    "default": ({"embedding_dim": 64, "hidden_dim": 128, "latent_dim": 32, "bert": ""}, 5_003, 64),
+}
 
 
-class PaddedDecoder(GRUDecoder):
-    """Naive baseline: logits for every position, padding included, masked afterwards."""
+class LengthsSplit:
+    """A training split of random word ids with given sentence lengths (the Split interface
+    that training uses)."""
 
-    def reconstruction_loss(self, z, batch):
-        tokens, lengths = batch.tokens, batch.lengths
-        n, length = tokens.shape
-        eos = torch.full((n, 1), 1, dtype=tokens.dtype, device=tokens.device)
-        targets = torch.cat([tokens, torch.zeros_like(eos)], 1)
-        targets[torch.arange(n, device=tokens.device), lengths] = 1
-        mask = torch.arange(length + 1, device=tokens.device).unsqueeze(0) <= lengths.unsqueeze(1)
-        embedded = self.embedding(torch.cat([eos, tokens], 1))
-        states, _ = self.gru(torch.cat([embedded, z.to(embedded.dtype).unsqueeze(1).expand(-1, length + 1, -1)], -1))
-        logits = self.output(states).float()
-        token_loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
-        return (token_loss * mask).sum(1)
+    def __init__(self, lengths, vocab, seed=0):
+        rng = np.random.default_rng(seed)
+        self.lengths = np.asarray(lengths)
+        self.sentences = [rng.integers(3, vocab, size=n) for n in self.lengths]
 
+    def __len__(self):
+        return len(self.sentences)
 
-def naive(model):
-    """The same weights run the naive way: the decoder replaced by a PaddedDecoder holding them."""
-    padded = PaddedDecoder(model.embedding, model.decoder.gru.hidden_size, model.latent_dim)
-    padded.load_state_dict(model.decoder.state_dict())
-    model.decoder = padded
-    return model
+    def batch(self, indices, length_multiple=0):
+        return collate([self.sentences[i] for i in indices], np.zeros(len(indices)), None, length_multiple)
 
 
-def sentences(rng, folder=SHARED):
+def dbpedia_lengths(folder=SHARED, rng=None):
     if folder.exists():
         lines = (folder / "valid.txt").read_text().splitlines() + (folder / "test.txt").read_text().splitlines()
-        lengths, source = np.array([len(line.split()) for line in lines]), "hsvae-dbpedia valid+test"
-    else:
-        lengths, source = np.clip(rng.normal(35, 12, 28_000).round(), 1, 60).astype(int), "synthetic DBpedia-like lengths"
-    return [rng.integers(3, VOCAB, size=n) for n in lengths], lengths, source
+        return np.array([len(line.split()) for line in lines]), f"{folder.name} valid+test"
+    rng = rng or np.random.default_rng(0)
+    return np.clip(rng.normal(35, 12, 28_000).round(), 1, 60).astype(int), "synthetic DBpedia-like lengths"
 
 
-def matmul_rate(device, dtype, n=2048, seconds=2.0):
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_rate(device, dtype, n=2048, seconds=1.0):
+    """FLOP/s of an n^3 matmul in `dtype` (fp32 under the current TF32 setting)."""
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     sync(device)
     repeats, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        a @ b
-        repeats += 1
-    sync(device)
+        for _ in range(10 if device.type == "cuda" else 1):
+            a @ b
+            repeats += 1
+        sync(device)
     return 2 * n**3 * repeats / (time.perf_counter() - start)
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def flops_per_token(arch, vocab):
@@ -89,73 +84,91 @@ def flops_per_token(arch, vocab):
     return 3 * 2 * macs
 
 
-def measure(model, optimizer, data, order, device, dtype, steps):
-    """Useful tokens/s over `steps` steps after two warm-up steps. Before each step the matmul
-    rate of the step's dtype is probed for half a second (not timed): a shared machine's speed
-    drifts, and the fraction of the limit compares the step with the rate of the same moment."""
-    useful = processed = 0
-    seconds, probes = 0.0, []
-    for i, indices in enumerate(order[: steps + 2]):
-        if i >= 2:
-            probes.append(matmul_rate(device, dtype or torch.float32, seconds=0.5))
-            sync(device)
-            start = time.perf_counter()
-        batch = collate([data[j] for j in indices], np.zeros(len(indices))).to(device)
-        with autocast(device, dtype):
-            loss = model.loss_terms(batch)["total"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if i >= 2:
-            sync(device)
-            seconds += time.perf_counter() - start
-            useful += int(batch.lengths.sum()) + len(indices)  # words + <eos>
-            processed += batch.tokens.numel() + len(indices)
-    return {"useful_tokens_per_s": useful / seconds, "padding_share": 1 - useful / processed, "seconds": seconds,
-            "matmul_gflops": float(np.mean(probes)) / 1e9}
+def train_config(precision, graphs, ce_chunk, batch_size):
+    return {"seed": 0, "device": "auto", "precision": precision, "cuda_graphs": graphs, "epochs": 1,
+            "batch_size": batch_size, "eval_batch_size": 256, "lr": 8e-4, "bert_lr": 8e-5, "grad_clip": 0.0,
+            "ce_chunk": ce_chunk}
+
+
+def measure_step(cfg, split, vocab, device, steps, warmup):
+    """Useful tokens/s of `steps` training steps of the stage config `cfg` on `split`, after
+    `warmup` steps (CUDA graphs are captured there); the matmul rate of the step's precision
+    is probed right before and after the timed block."""
+    dtype = resolve_precision(cfg["train"]["precision"], device)
+    setup = training_setup(cfg, split, vocab, device, dtype)
+    run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype, cfg["train"]["grad_clip"],
+                         graphs=setup.graphs)
+    rng = np.random.default_rng(0)
+    order = []
+    while len(order) < warmup + steps:
+        order += setup.batches(rng)
+    for indices in order[:warmup]:
+        run_step(setup.load(indices))
+    probe_dtype = dtype or torch.float32
+    rate_before = matmul_rate(device, probe_dtype)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    timed = order[warmup: warmup + steps]
+    sync(device)
+    start = time.perf_counter()
+    for indices in timed:
+        run_step(setup.load(indices))
+    sync(device)
+    seconds = time.perf_counter() - start
+    rate = (rate_before + matmul_rate(device, probe_dtype)) / 2
+    multiple = 8 if setup.graphs else 1
+    useful = sum(int(split.lengths[i].sum()) + len(i) for i in timed)  # words + <eos>
+    processed = sum(len(i) * (-(-int(split.lengths[i].max()) // multiple) * multiple + 1) for i in timed)
+    tokens_per_s = useful / seconds
+    limit = rate / flops_per_token(cfg["arch"], vocab)
+    return {"useful_tokens_per_s": round(tokens_per_s), "padding_share": round(1 - useful / processed, 4),
+            "seconds": round(seconds, 3), "steps": steps, "matmul_tflops": round(rate / 1e12, 2),
+            "share_of_matmul_limit": round(tokens_per_s / limit, 4),
+            "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
+            **({"graphs_captured": len(run_step.graphs), "graph_failure": run_step.failed} if setup.graphs else {})}
+
+
+def device_name(device):
+    return torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()}"
 
 
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--ce-chunk", type=int, default=1024, help="train.ce_chunk of the bucketed configurations")
+    parser.add_argument("--arch", choices=ARCHS, default="paper")
+    parser.add_argument("--configs", nargs="+", default=None,
+                        help="default: fp32 tf32 bf16 bf16+plain-ce bf16+graphs on a GPU, fp32 bf16 on a CPU")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default 200 on a GPU, 6 on a CPU)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 40 GPU, 2 CPU)")
+    parser.add_argument("--ce-chunk", type=int, default=None,
+                        help="tokens per chunk of the fused projection + cross-entropy (default 4096 GPU, 1024 CPU)")
     parser.add_argument("--text-dir", type=Path, default=SHARED, help="folder with valid.txt and test.txt")
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     device = torch.device(args.device)
-    steps = args.steps or (40 if device.type == "cuda" else 6)
-    rng = np.random.default_rng(0)
-    data, lengths, source = sentences(rng, args.text_dir)
-    bf16 = torch.bfloat16
-    results = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
-               "ce_chunk": args.ce_chunk,
-               "sentences": source, "batch": args.batch, "steps": steps,
-               "train_flops_per_token": flops_per_token(PAPER_ARCH, VOCAB)}
-    bucketed = bucketed_batches(lengths, args.batch, rng)  # the same batches in both precisions
-    configs = {"naive_fp32": (random_batches(len(data), args.batch, rng), None),
-               "bucketed_fp32": (bucketed, None),
-               "bucketed_bf16": (bucketed, bf16)}
-    for name, (order, dtype) in configs.items():
-        torch.manual_seed(0)
-        model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE, ce_chunk=0 if name.startswith("naive") else args.ce_chunk)
-        if name.startswith("naive"):
-            naive(model)
-        model.to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
-        results[name] = measure(model, optimizer, data, order, device, dtype, steps)
-    base = results["naive_fp32"]["useful_tokens_per_s"]
+    gpu = device.type == "cuda"
+    configs = args.configs or (["fp32", "tf32", "bf16", "bf16+plain-ce", "bf16+graphs"] if gpu else ["fp32", "bf16"])
+    steps, warmup = args.steps or (200 if gpu else 6), args.warmup if args.warmup is not None else (40 if gpu else 2)
+    ce_chunk = args.ce_chunk if args.ce_chunk is not None else (4096 if gpu else 1024)
+    arch, vocab, batch_size = ARCHS[args.arch]
+    lengths, source = dbpedia_lengths(args.text_dir)
+    split = LengthsSplit(lengths, vocab)
+    results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch,
+               "vocab": vocab, "batch": batch_size, "sentences": source,
+               "train_flops_per_token": flops_per_token(arch, vocab)}
     for name in configs:
-        limit = results[name]["matmul_gflops"] * 1e9 / results["train_flops_per_token"]
-        results[name]["vs_naive"] = results[name]["useful_tokens_per_s"] / base
-        results[name]["fraction_of_matmul_limit"] = results[name]["useful_tokens_per_s"] / limit
-    paper_tokens = 140_000 * 15 * (float(np.mean(lengths)) + 1)
-    results["paper_dbpedia_run_minutes_bucketed_bf16"] = paper_tokens / results["bucketed_bf16"]["useful_tokens_per_s"] / 60
+        precision, *flags = name.split("+")
+        cfg = {"name": "hsvae", "arch": arch, "hparams": defaults_of(HSVAEConfig),
+               "train": train_config(precision, "graphs" in flags, 0 if "plain-ce" in flags else ce_chunk, batch_size)}
+        results[name] = measure_step(cfg, split, vocab, device, steps, warmup)
+        print(json.dumps({name: results[name]}), flush=True)
+    if "fp32" in results:
+        for name in configs:
+            results[name]["vs_fp32"] = round(results[name]["useful_tokens_per_s"] / results["fp32"]["useful_tokens_per_s"], 3)
     text = json.dumps(results, indent=2)
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        args.out.write_text(text + "\n")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path
 @pytest.mark.parametrize("override,message", [
     ("model.alpha=-1", "model.alpha = -1: expected a finite number > 0"),
     ("data.corpus=wikipedia", "data.corpus = 'wikipedia': expected one of synthetic, local, dbpedia"),
-    ("train.precision=fp8", "train.precision = 'fp8': expected one of fp32, bf16, fp16, auto"),
+    ("train.precision=fp8", "train.precision = 'fp8': expected one of fp32, tf32, bf16, fp16, auto"),
 ])
 def test_a_bad_param_fails_the_stage_with_one_line(tmp_path, override, message):
     repo = tiny_repo(tmp_path)

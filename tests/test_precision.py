@@ -5,7 +5,8 @@ import yaml
 from hsvae.data.corpora import download
 from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import Split
-from hsvae.device import resolve_precision
+from hsvae.device import cpu_has_native_bf16, resolve_graphs, resolve_precision
+from hsvae.errors import UserError
 from hsvae.pipeline.stage import stage_configs
 from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay
@@ -16,7 +17,18 @@ def test_precision_choices():
     assert resolve_precision("fp32", cpu) is None
     assert resolve_precision("bf16", cpu) is torch.bfloat16
     assert resolve_precision("fp16", cpu) is torch.float16
-    assert resolve_precision("auto", cpu) is None  # fp32 on CPU
+    # auto: bf16 where the CPU multiplies bf16 in hardware (AMX, AVX512-BF16), fp32 elsewhere
+    assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
+    assert resolve_precision("tf32", cpu) is None and torch.backends.cuda.matmul.allow_tf32
+    assert resolve_precision("fp32", cpu) is None and not torch.backends.cuda.matmul.allow_tf32
+
+
+def test_cuda_graphs_are_off_on_a_cpu_and_refused_when_asked_for():
+    cpu = torch.device("cpu")
+    assert resolve_graphs("auto", cpu) is False and resolve_graphs(False, cpu) is False
+    with pytest.raises(UserError, match=r"^train.cuda_graphs = true: CUDA graphs need a CUDA device; use auto or false "
+                                        r"on a CPU$"):
+        resolve_graphs(True, cpu)
 
 
 @pytest.mark.parametrize("name", ["vae", "hsvae"])

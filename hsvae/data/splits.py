@@ -34,11 +34,12 @@ class Split:
     def __len__(self):
         return len(self.sentences)
 
-    def batch(self, indices):
+    def batch(self, indices, length_multiple=0):
         """The sentences at `indices` as a Batch: ids, lengths, labels and text (what a BERT
         encoder reads; the split's text file is read on first use)."""
         texts = self.texts
-        return collate([self.sentences[i] for i in indices], self.labels[indices], [texts[i] for i in indices])
+        return collate([self.sentences[i] for i in indices], self.labels[indices], [texts[i] for i in indices],
+                       length_multiple)
 
 
 SPLITS = ("train", "valid", "test")

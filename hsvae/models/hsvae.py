@@ -64,7 +64,7 @@ class HSVAE(VAE):
         gamma = q_gamma.rsample()
         q_z = self.q_z(gamma, loc, scale)
         z = q_z.rsample()
-        rec = self.decoder.reconstruction_loss(z, batch).mean()
+        rec = self.decoder.reconstruction_loss(z, batch)
         kl_z = monte_carlo_kl(q_z, self.prior_z(gamma), z).mean()
         kl_gamma = kl_divergence(q_gamma, self.prior_gamma(loc)).sum(-1).mean()
         return {"rec": rec, "kl_z": kl_z, "kl_gamma": kl_gamma,

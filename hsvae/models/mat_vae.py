@@ -31,7 +31,7 @@ class MatVAE(VAE):
         q_z = self.posterior(self.features(batch, features))
         z = q_z.rsample()
         prior = self.prior_z(z.device)
-        rec = self.decoder.reconstruction_loss(z, batch).mean()
+        rec = self.decoder.reconstruction_loss(z, batch)
         kl_z = monte_carlo_kl(q_z, prior, z).mean()  # no closed form against a mixture
         divergence = mmd(z, prior.sample((z.shape[0],)))
         return {"rec": rec, "kl_z": kl_z, "mmd": divergence,

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsvae.data.batching import EOS, PAD
+from hsvae.data.batching import EOS
 from hsvae.models.chunked_ce import linear_cross_entropy
 
 
@@ -70,22 +70,19 @@ class GRUDecoder(nn.Module):
         self.ce_chunk = ce_chunk
 
     def reconstruction_loss(self, z: torch.Tensor, batch) -> torch.Tensor:
-        """Token cross-entropy summed over each sentence (padding ignored), shape (B,)."""
-        tokens, lengths = batch.tokens, batch.lengths
+        """Token cross-entropy summed over each sentence, averaged over the batch's sentences
+        (a scalar). Only the positions the batch lists are projected onto the vocabulary (the
+        step's largest cost), gathered by index: no data-dependent shapes."""
+        tokens = batch.tokens
         n, length = tokens.shape
         inputs = torch.cat([torch.full((n, 1), EOS, dtype=tokens.dtype, device=tokens.device), tokens], 1)
-        targets = torch.cat([tokens, torch.full((n, 1), PAD, dtype=tokens.dtype, device=tokens.device)], 1)
-        rows = torch.arange(n, device=tokens.device)
-        targets[rows, lengths] = EOS
-        mask = torch.arange(length + 1, device=tokens.device).unsqueeze(0) <= lengths.unsqueeze(1)
-
         embedded = self.embedding(inputs)
         steps = torch.cat([embedded, z.to(embedded.dtype).unsqueeze(1).expand(-1, length + 1, -1)], -1)
         states, _ = self.gru(steps)
-        # Project only real positions: the vocabulary projection is the step's largest cost.
+        scored = states.reshape(n * (length + 1), -1).index_select(0, batch.positions)
         if self.ce_chunk:
-            token_loss = linear_cross_entropy(states[mask], self.output, targets[mask], self.ce_chunk)
+            total = linear_cross_entropy(scored, self.output, batch.targets, batch.weights, self.ce_chunk)
         else:
-            token_loss = F.cross_entropy(self.output(states[mask]).float(), targets[mask], reduction="none")
-        row_of_token = rows.unsqueeze(1).expand(-1, length + 1)[mask]
-        return torch.zeros(n, device=tokens.device).index_add_(0, row_of_token, token_loss)
+            token_loss = F.cross_entropy(self.output(scored).float(), batch.targets, reduction="none")
+            total = (token_loss * batch.weights).sum()
+        return total / n

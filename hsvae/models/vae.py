@@ -61,7 +61,7 @@ class VAE(nn.Module):
     def gaussian_terms(self, batch, features=None):
         """q(z|x), reconstruction and closed-form KL against N(0, I) for one sample of z."""
         q_z = self.posterior(self.features(batch, features))
-        rec = self.decoder.reconstruction_loss(q_z.rsample(), batch).mean()
+        rec = self.decoder.reconstruction_loss(q_z.rsample(), batch)
         kl_z = kl_divergence(q_z, self.prior_z(q_z.loc.device)).sum(-1).mean()
         return q_z, rec, kl_z
 

@@ -89,7 +89,8 @@ def schema() -> dict:
         "train": {
             "seed": SEED,
             "device": _device,
-            "precision": _choice("fp32", "bf16", "fp16", "auto"),
+            "precision": _choice("fp32", "tf32", "bf16", "fp16", "auto"),
+            "cuda_graphs": _choice("auto", True, False),
             "epochs": COUNT,
             "batch_size": number_rule(int, ge=2),
             "eval_batch_size": COUNT,

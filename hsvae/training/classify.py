@@ -67,8 +67,7 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
                              cfg["hidden"]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
 
-    def terms(indices):
-        batch = train_split.batch(indices).to(device)
+    def terms(batch):
         loss = F.cross_entropy(model(batch).float(), batch.labels)
         return {"nll": loss, "total": loss}
 
@@ -81,6 +80,7 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
 
     history = fit(name="classifier", model=model, optimizer=optimizer, terms=terms,
                   batches=lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng),
+                  load=lambda indices: train_split.batch(indices).to(device),
                   evaluate=evaluate, epochs=cfg["epochs"], seed=seed, device=device, dtype=dtype,
                   grad_clip=train_cfg["grad_clip"], live=live, progress=progress)
     model.eval()

@@ -1,14 +1,75 @@
 """Pretraining a VAE on the corpus (paper §4.2)."""
 import hashlib
 import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from hsvae.analysis.evaluation import evaluate, posterior_means
 from hsvae.data.batching import bucketed_batches, random_batches
+from hsvae.device import resolve_graphs
 from hsvae.models.registry import VAE_MODELS, build_vae
 from hsvae.models.store import save
 from hsvae.training.train import fit
+
+# Padded lengths under CUDA graphs are multiples of this: one graph per multiple (8 for
+# DBpedia's 1-60 tokens) against ~4 tokens of padding per sentence, scored with weight 0.
+GRAPH_LENGTH_MULTIPLE = 8
+
+
+def code_digest() -> str:
+    """A hash of the project's modules loaded in this process (what the stage's dvc.yaml
+    entry lists): a checkpoint written by other code is not resumed."""
+    files = sorted(Path(module.__file__) for name, module in list(sys.modules.items())
+                   if name.split(".")[0] == "hsvae" and getattr(module, "__file__", None))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def uniform_loss(split, vocab_size) -> float:
+    """Mean summed cross-entropy per sentence of a model that guesses every word (and <eos>)
+    uniformly: what an untrained model scores, the yardstick of divergence."""
+    return float(np.mean(split.lengths + 1)) * math.log(vocab_size)
+
+
+@dataclass
+class Training:
+    """What a pretraining run trains with; benchmarks time the same objects."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    batches: object  # rng -> the epoch's batch index arrays
+    load: object  # indices -> Batch on the device
+    graphs: bool
+
+
+def training_setup(cfg, train_split, vocab_size, device, dtype) -> Training:
+    """The VAE of the stage config `cfg` (name, arch, train, hparams), its optimizer and its
+    batches, seeded from train.seed."""
+    name, arch, train, hparams = cfg["name"], cfg["arch"], cfg["train"], cfg["hparams"]
+    spec = VAE_MODELS[name]
+    torch.manual_seed(train["seed"])
+    model = build_vae(name, vocab_size, arch, hparams, ce_chunk=train["ce_chunk"]).to(device)
+    graphs = resolve_graphs(train["cuda_graphs"], device, spec.encoder, dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train["bert_lr"] if spec.encoder == "bert" else train["lr"],
+                                 capturable=graphs)
+
+    def load(indices):
+        return train_split.batch(indices, GRAPH_LENGTH_MULTIPLE if graphs else 0).to(device)
+
+    def batches(rng):
+        # A loss that treats the batch as a sample of q(z) (MAT-VAE's MMD) needs random batches;
+        # length buckets would make each batch one slice of sentence lengths.
+        if model.batch_is_sample:
+            return random_batches(len(train_split), train["batch_size"], rng)
+        return bucketed_batches(train_split.lengths, train["batch_size"], rng)
+
+    return Training(model, optimizer, batches, load, graphs)
 
 
 def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_path,
@@ -18,31 +79,21 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     standard deviation of the posterior means over the training split, which scores the
     activity of models without gamma); return the model and the per-epoch history."""
     name, arch, train, hparams = cfg["name"], cfg["arch"], cfg["train"], cfg["hparams"]
-    spec, seed = VAE_MODELS[name], train["seed"]
-    torch.manual_seed(seed)
-    model = build_vae(name, vocab_size, arch, hparams, ce_chunk=train["ce_chunk"]).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train["bert_lr"] if spec.encoder == "bert" else train["lr"])
-
-    def terms(indices):
-        return model.loss_terms(train_split.batch(indices).to(device))
-
-    def batches(rng):
-        # A loss that treats the batch as a sample of q(z) (MAT-VAE's MMD) needs random batches;
-        # length buckets would make each batch one slice of sentence lengths.
-        if model.batch_is_sample:
-            return random_batches(len(train_split), train["batch_size"], rng)
-        return bucketed_batches(train_split.lengths, train["batch_size"], rng)
+    setup = training_setup(cfg, train_split, vocab_size, device, dtype)
+    model = setup.model
 
     def validate():
-        found = evaluate(model, valid_split, train["eval_batch_size"], device, seed)
+        found = evaluate(model, valid_split, train["eval_batch_size"], device, train["seed"])
         return {f"valid/{k}": v for k, v in found.items()}
 
-    # The checkpoint resumes only this run: same settings and the same training data.
-    identity = [cfg, vocab_size, train_split.digest, valid_split.digest]
+    # The checkpoint resumes only this run: same settings, the same training data, the same code.
+    identity = [cfg, vocab_size, train_split.digest, valid_split.digest, code_digest()]
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
-    history = fit(name=name, model=model, optimizer=optimizer, terms=terms, batches=batches, evaluate=validate,
-                  epochs=train["epochs"], seed=seed, device=device, dtype=dtype, grad_clip=train["grad_clip"],
-                  checkpoint=checkpoint, live=live, fingerprint=fingerprint, progress=progress)
+    history = fit(name=name, model=model, optimizer=setup.optimizer, terms=model.loss_terms, batches=setup.batches,
+                  load=setup.load, evaluate=validate, epochs=train["epochs"], seed=train["seed"], device=device,
+                  dtype=dtype, grad_clip=train["grad_clip"], checkpoint=checkpoint, live=live,
+                  fingerprint=fingerprint, progress=progress, graphs=setup.graphs,
+                  loss_ceiling=uniform_loss(train_split, vocab_size))
     model.eval()
     std = posterior_means(model, train_split, train["eval_batch_size"], device).std(0)
     save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,

@@ -1,6 +1,6 @@
 """The one training loop every model uses: epochs of length-bucketed batches, mixed
-precision, NaN/Inf guards, a checkpoint per epoch (a killed run resumes from it) and
-per-epoch metrics through DVCLive."""
+precision, NaN/Inf and divergence guards checked on the device, a checkpoint per epoch (a
+killed run resumes from it) and per-epoch metrics through DVCLive."""
 import math
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from hsvae.atomic import atomic_path
 from hsvae.device import autocast
 from hsvae.errors import UserError
 from hsvae.models.store import safe_load
+from hsvae.training.step import make_step
 
 
 class TrainingError(UserError, RuntimeError):
@@ -26,6 +27,12 @@ def _check_finite(values: dict, where: str):
 
 
 DIVERGED = 10.0  # an epoch's mean training loss this many times the first epoch's ends the run
+# A window of steps whose mean loss is this many times `loss_ceiling` (what a model that knows
+# nothing scores) has diverged already in the first epoch.
+ABOVE_CEILING = 2.0
+# The guards' verdict is read from the device every this many steps and at each epoch's end:
+# each read waits for the device, so reading every step would keep it idle between steps.
+CHECK_EVERY = 50
 
 
 def _check_not_diverging(name, history, metrics, epoch):
@@ -38,15 +45,56 @@ def _check_not_diverging(name, history, metrics, epoch):
                             f"(epoch {epoch + 1}); lower train.lr")
 
 
+class _Guard:
+    """The per-step checks, kept on the device in one float64 vector — the first step whose
+    loss terms or gradient norm are not finite, the loss summed and the steps counted since
+    the last read, then the first bad step's values — so a read is one transfer."""
+
+    def __init__(self, name, keys, device, loss_ceiling):
+        self.name, self.keys, self.loss_ceiling = name, list(keys), loss_ceiling
+        self.state = torch.zeros(3 + len(self.keys) + 1, dtype=torch.float64, device=device)
+        self.no_norm = torch.zeros((), device=device)
+        self.window_start = 1
+
+    def update(self, step, values, norm):
+        checked = torch.stack([values[k].double() for k in self.keys] + [(self.no_norm if norm is None else norm).double()])
+        first_bad, window = self.state[0], self.state[1:3]
+        newly_bad = (first_bad == 0) & ~torch.isfinite(checked).all()
+        first_bad.copy_(torch.where(newly_bad, step, first_bad))
+        self.state[3:] = torch.where(newly_bad, checked, self.state[3:])
+        window += torch.stack([values["total"].double(), torch.ones_like(first_bad)])
+
+    def read(self, epoch, step):
+        """Raise the run's first failure so far (one wait for the device)."""
+        first_bad, loss_sum, steps, *bad = self.state.tolist()
+        if first_bad:
+            where = f"{self.name}: epoch {epoch + 1}, step {int(first_bad)}"
+            for key, value in zip(self.keys + ["gradient"], bad):
+                if not math.isfinite(value):
+                    raise TrainingError(f"{where}: gradient is not finite" if key == "gradient"
+                                        else f"{where}: {key} is {value}")
+        mean = loss_sum / steps if steps else None
+        if self.loss_ceiling and mean is not None and mean > ABOVE_CEILING * self.loss_ceiling:
+            raise TrainingError(f"{self.name}: diverged: mean training loss {mean:.4g} over epoch {epoch + 1}'s steps "
+                                f"{self.window_start}-{step}, above {ABOVE_CEILING:g} x {self.loss_ceiling:.4g} "
+                                f"(what guessing every word uniformly scores); lower train.lr")
+        self.state[1:3] = 0
+        self.window_start = step + 1
+
+
 def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, device, dtype=None,
-        grad_clip=0.0, checkpoint=None, live=None, fingerprint=None, progress=True):
+        grad_clip=0.0, checkpoint=None, live=None, fingerprint=None, progress=True, load=None,
+        graphs=False, loss_ceiling=None):
     """Train `model` for `epochs` and return the per-epoch metrics.
 
-    terms(batch_indices) -> dict of scalar tensors with a "total" to minimise;
-    batches(rng) -> the epoch's list of batch index arrays; evaluate() -> dict of floats.
-    Epoch e draws its batch order and noise from seeds (seed, e), so a resumed run repeats
-    exactly what an uninterrupted one does. The checkpoint stores the weights, the optimizer,
-    and the metrics so far; one written for another `fingerprint` (other params) is ignored.
+    batches(rng) -> the epoch's list of batch index arrays; load(indices) -> the step's input
+    (default: the indices); terms(input) -> dict of scalar tensors with a "total" to minimise;
+    evaluate() -> dict of floats. Epoch e draws its batch order and noise from seeds
+    (seed, e), so a resumed run repeats exactly what an uninterrupted one does. The checkpoint
+    stores the weights, the optimizer, and the metrics so far; one written for another
+    `fingerprint` (other params, data or code) is ignored. `graphs` replays each batch shape's
+    step as a CUDA graph (inputs from `load` must be Batches). `loss_ceiling`: the loss of a
+    model that knows nothing; a window of steps far above it stops the run as diverged.
     """
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     history, start = [], 0
@@ -59,40 +107,35 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             history, start = saved["history"], saved["epoch"]
             tqdm.write(f"{name}: resuming from {checkpoint} after epoch {start}")
         else:
-            tqdm.write(f"{name}: {checkpoint} belongs to another run (other settings or data); training from epoch 1")
+            tqdm.write(f"{name}: {checkpoint} belongs to another run (other settings, data or code); "
+                       "training from epoch 1")
     if live is not None:
         for metrics in history:  # DVC cleared the logs of the killed run: write them again
             _log(live, metrics)
-    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    load = load or (lambda indices: indices)
+    run_step = make_step(terms, optimizer, device, dtype, grad_clip, scaler, graphs)
     for epoch in tqdm(range(start, epochs), desc=f"{name} epochs", initial=start, total=epochs,
-                      disable=not progress, position=0):
+                      disable=None if progress else True, position=0):
         torch.manual_seed(seed * 100_003 + epoch)
         order = batches(np.random.default_rng([seed, epoch]))
         model.train()
-        sums, count = {}, 0
-        bar = tqdm(order, desc=f"epoch {epoch + 1} batches", leave=False, disable=not progress, position=1)
-        for step, indices in enumerate(bar):
-            with autocast(device, dtype):
-                values = terms(indices)
-            _check_finite(values, f"{name}: epoch {epoch + 1}, step {step + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(values["total"]).backward()
-            scaler.unscale_(optimizer)
-            if dtype != torch.float16:  # with fp16 the scaler skips steps with overflowed gradients
-                for p in parameters:
-                    if p.grad is not None and not torch.isfinite(p.grad).all():
-                        raise TrainingError(f"{name}: epoch {epoch + 1}, step {step + 1}: gradient is not finite")
-            if grad_clip:
-                torch.nn.utils.clip_grad_norm_(parameters, grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
+        guard, sums, count = None, None, 0
+        bar = tqdm(order, desc=f"epoch {epoch + 1} batches", leave=False, disable=None if progress else True,
+                   position=1)
+        for step, indices in enumerate(bar, 1):
+            values, norm = run_step(load(indices))
+            if guard is None:
+                guard = _Guard(name, values, device, loss_ceiling)
+                sums = torch.zeros(len(values), dtype=torch.float64, device=device)
+            guard.update(step, values, norm)
             n = len(indices)
-            for key, value in values.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach()) * n
+            sums += torch.stack([values[k].double() for k in guard.keys]) * n
             count += n
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{float(values['total'].detach()):.3f}")
-        metrics = {f"train/{k}": v / count for k, v in sums.items()}
+            if step % CHECK_EVERY == 0:
+                guard.read(epoch, step)
+        if guard is not None:
+            guard.read(epoch, len(order))
+        metrics = {f"train/{k}": v / count for k, v in zip(guard.keys, sums.tolist())} if guard else {}
         model.eval()
         with torch.no_grad(), autocast(device, dtype):
             metrics.update(evaluate())
