@@ -1,5 +1,6 @@
 """Device, numeric precision and CUDA graphs from the `train` params."""
 import contextlib
+from pathlib import Path
 
 import torch
 
@@ -24,8 +25,13 @@ def resolve_device(name: str, key: str = "train.device") -> torch.device:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AMX or AVX512-BF16)."""
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    """Whether this CPU multiplies bf16 matrices in hardware: the AMX or AVX512-BF16 flags of
+    /proc/cpuinfo (Linux). oneDNN also runs bf16 on plain AVX-512 by conversion, slower than fp32."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return torch.backends.mkldnn.is_available() and bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 def resolve_precision(precision: str, device: torch.device):
