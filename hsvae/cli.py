@@ -2,8 +2,10 @@
 `hsvae study run|report NAME`: the paper's comparisons over settings and replicates."""
 import argparse
 import json
+import math
 import os
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +14,17 @@ from tqdm import tqdm
 from hsvae.atomic import atomic_path
 from hsvae.device import resolve_device
 from hsvae.encode import chunks, load_encoder, neighbours
-from hsvae.errors import MissingInput
+from hsvae.errors import MissingInput, UserError
 from hsvae.pipeline.stage import USER_ERRORS
 
 
 def _lines(path):
-    stream = sys.stdin if path == "-" else open(path, encoding="utf-8", errors="replace")
+    """The input's lines as `wc -l` counts them: split at "\n" only (a lone "\r" stays inside
+    its line; a CRLF line ending is removed whole)."""
+    stream = sys.stdin.buffer if path == "-" else open(path, "rb")
     with stream:
         for line in stream:
-            yield line.rstrip("\n")
+            yield line.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", errors="replace")
 
 
 def _positive(text):
@@ -30,14 +34,36 @@ def _positive(text):
     return value
 
 
-def _check_input(path):
-    if path != "-" and not Path(path).is_file():
-        raise MissingInput(f"--input {path}: not a file")
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    return value
+
+
+def _check_input(path, option="--input"):
+    if path == "-":
+        if sys.stdin.isatty():
+            raise UsageError(f"{option} -: standard input is a terminal; pipe sentences in or give {option} FILE")
+    elif not Path(path).is_file():
+        raise MissingInput(f"{option} {path}: not a file")
+
+
+def _check_output(args):
+    """The output is a new or replaceable file, never the input itself (nor a link to it)."""
+    if args.output == "-":
+        return
+    output = Path(args.output)
+    if output.is_dir():
+        raise UsageError(f"--output {output}: a folder; expected a file name")
+    if args.input != "-" and output.exists() and os.path.samefile(output, args.input):
+        raise UsageError(f"--output {output}: this is the input file; the codes would replace your sentences")
 
 
 def encode_command(args):
     _check_input(args.input)
-    encoder = load_encoder(args.model, resolve_device(args.device), active_threshold=args.threshold,
+    _check_output(args)
+    encoder = load_encoder(args.model, resolve_device(args.device, "--device"), active_threshold=args.threshold,
                            batch_size=args.batch_size)
     if args.output == "-":
         _encode_to(encoder, args, sys.stdout)
@@ -57,7 +83,7 @@ def _encode_to(encoder, args, out, npz_path=None):
     """Encode the input in chunks: JSON Lines records to `out`, or arrays to `npz_path`."""
     parts = {"mean": [], "gamma": [], "active": [], "n_active": [], "unk_rate": []}
     words = unknown = 0
-    bar = tqdm(unit=" sentences", disable=args.quiet, file=sys.stderr)
+    bar = tqdm(unit=" sentences", disable=True if args.quiet else None, file=sys.stderr)
     for chunk in chunks(_lines(args.input), args.chunk):
         codes = encoder.encode(chunk)
         unknown += float((codes["unk_rate"] * np.array(codes["tokens"])).sum())
@@ -90,19 +116,15 @@ def _encode_to(encoder, args, out, npz_path=None):
 
 
 def neighbours_command(args):
-    _check_input(args.corpus)
-    encoder = load_encoder(args.model, resolve_device(args.device), active_threshold=args.threshold)
+    _check_input(args.corpus, "--corpus")
+    encoder = load_encoder(args.model, resolve_device(args.device, "--device"), active_threshold=args.threshold)
     for score, index, sentence in neighbours(encoder, args.query, _lines(args.corpus), args.k, args.by):
         print(f"{score:.4f}\t{index}\t{sentence}")
 
 
-def study_command(args):
-    from hsvae.studies.report import write_report
+def study_run_command(args):
     from hsvae.studies.run import run_study
 
-    if args.action == "report":
-        print(f"wrote {write_report(args.name, extra=args.set, rev=args.rev)}/")
-        return 0
     result = run_study(args.name, args.set, args.address, args.cpus_per_run, args.gpus_per_run, args.git_remote)
     print(f"study {args.name}: {result['ran']} ran, {result['skipped']} already done, {len(result['failed'])} failed")
     for name, error in result["failed"].items():
@@ -110,46 +132,91 @@ def study_command(args):
     return 1 if result["failed"] else 0
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="hsvae", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def study_report_command(args):
+    from hsvae.studies.report import write_report
+
+    print(f"wrote {write_report(args.name, extra=args.set, rev=args.rev)}/")
+    return 0
+
+
+class UsageError(UserError):
+    pass
+
+
+def _parser():
+    formatter = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="hsvae", description=__doc__, formatter_class=formatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('hsvae')}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,study}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--model", default="models/hsvae.pt", help="a model written by the pretrain stage")
-    common.add_argument("--device", default="auto", help="auto (CUDA when present, as the pipeline), cpu, cuda, cuda:N")
-    common.add_argument("--threshold", type=float, default=0.5,
-                        help="non-HSVAE models: active when |mean z| / its training std exceeds this")
-    enc = sub.add_parser("encode", parents=[common], help="codes of sentences, one per input line")
-    enc.add_argument("--input", default="-", help="a text file, or - for standard input")
-    enc.add_argument("--output", default="-", help="JSON Lines file (or - for stdout), or an .npz file")
-    enc.add_argument("--format", choices=("jsonl", "npz"), default="jsonl")
-    enc.add_argument("--batch-size", type=_positive, default=256)
+    common.add_argument("--model", default="models/hsvae.pt", help="a model file written by the pretrain stage")
+    common.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
+    common.add_argument("--threshold", type=_finite, default=0.5,
+                        help="models without gamma: a dimension is active when |mean z| / its training std "
+                             "exceeds this (HSVAE: when its mean spike probability is below 0.5)")
+    enc = sub.add_parser("encode", parents=[common], formatter_class=formatter,
+                         help="sparse codes of sentences, one per input line",
+                         description="Sparse codes of your sentences (one per line): posterior mean, mean "
+                                     "spike probability (HSVAE) and the active dimensions, as JSON Lines or npz.")
+    enc.add_argument("--input", default="-", help="a text file of sentences, one per line, or - for standard input")
+    enc.add_argument("--output", default="-", help="a file (.npz for the npz format), or - for standard output")
+    enc.add_argument("--format", choices=("jsonl", "npz"), default=argparse.SUPPRESS,
+                     help="(default: npz for an --output ending in .npz, jsonl otherwise)")
+    enc.add_argument("--batch-size", type=_positive, default=256, help="sentences per encoder pass")
     enc.add_argument("--chunk", type=_positive, default=10_000, help="sentences read at a time")
     enc.add_argument("--text", action="store_true", help="JSON Lines: include each input sentence")
-    enc.add_argument("--quiet", action="store_true")
-    near = sub.add_parser("neighbours", parents=[common], help="sentences sharing the query's active dimensions")
-    near.add_argument("query")
-    near.add_argument("--corpus", required=True, help="a text file of sentences to search")
-    near.add_argument("-k", type=_positive, default=5)
-    near.add_argument("--by", choices=("jaccard", "cosine"), default="jaccard")
-    study = sub.add_parser("study", help="run or report a study declared under `studies` in params.yaml")
-    study.add_argument("action", choices=("run", "report"))
-    study.add_argument("name", help="a study of params.yaml, e.g. stability, signal, fig2")
-    study.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override applied to every run, as dvc exp run -S (e.g. preset=paper)")
-    study.add_argument("--rev", default="HEAD", help="report: the commit the study ran on (default HEAD)")
-    study.add_argument("--address", help="join this Ray cluster (default: an embedded local Ray)")
-    study.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (default 1)")
-    study.add_argument("--gpus-per-run", type=float, default=0.0,
-                       help="Ray GPUs per run; fractions share a GPU between runs (e.g. 0.25)")
-    study.add_argument("--git-remote", help="machines share no filesystem: a git URL the workers clone from and "
-                                            "push experiments to (with the repository's default DVC remote)")
+    enc.add_argument("--quiet", action="store_true", help="no progress bar")
+    near = sub.add_parser("neighbours", parents=[common], formatter_class=formatter,
+                          help="sentences sharing the query's active dimensions",
+                          description="The sentences of a corpus file closest to a query sentence, by overlap of "
+                                      "active dimensions (Jaccard) or by cosine of the posterior means.")
+    near.add_argument("query", help="the query sentence")
+    near.add_argument("--corpus", required=True, help="a text file of sentences to search, one per line")
+    near.add_argument("-k", type=_positive, default=5, help="how many sentences to show")
+    near.add_argument("--by", choices=("jaccard", "cosine"), default="jaccard", help="similarity")
+    study = sub.add_parser("study", formatter_class=formatter, help="run or report a study (conf/config.yaml studies)",
+                           description="Studies are named grids of settings x replicate seeds, declared under "
+                                       "`studies` in conf/config.yaml; each run is one DVC experiment.")
+    actions = study.add_subparsers(dest="action", required=True, metavar="{run,report}")
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument("name", help="a study of conf/config.yaml, e.g. stability, signal, fig2")
+    settings.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+                          help="an override applied to every run, as dvc exp run -S (e.g. preset=paper); repeatable")
+    run = actions.add_parser("run", parents=[settings], formatter_class=formatter,
+                             help="run the study's missing experiments on Ray",
+                             description="Run every point x replicate of a study not yet run for this commit, each "
+                                         "as a DVC experiment, on an embedded Ray or a cluster.")
+    run.add_argument("--address", help="join this Ray cluster (default: an embedded local Ray)")
+    run.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")
+    run.add_argument("--gpus-per-run", type=float, default=0.0,
+                     help="Ray GPUs per run; fractions share a GPU between runs (e.g. 0.25)")
+    run.add_argument("--git-remote", help="machines share no filesystem: a git URL the workers clone from and "
+                                          "push experiments to (with the repository's default DVC remote)")
+    report = actions.add_parser("report", parents=[settings], formatter_class=formatter,
+                                help="tables and figures of a study's experiments",
+                                description="Means and standard deviations over replicates and the paper's "
+                                            "figures, from the study's experiments, in reports/studies/NAME/.")
+    report.add_argument("--rev", default="HEAD", help="the commit the study ran on")
+    return parser
+
+
+def main(argv=None):
+    parser = _parser()
     args = parser.parse_args(argv)
-    if args.command == "encode" and args.format == "npz" and args.output == "-":
-        parser.error("--format npz needs --output FILE.npz")
+    if args.command == "encode":
+        by_name = "npz" if args.output.endswith(".npz") else "jsonl"
+        asked = getattr(args, "format", None)
+        if asked is not None and args.output != "-" and asked != by_name:
+            parser.error(f"--format {asked} with --output {args.output}: name an npz output *.npz, "
+                         "and a JSON Lines output anything else")
+        args.format = asked or by_name
+        if args.format == "npz" and args.output == "-":
+            parser.error("--format npz needs --output FILE.npz")
+    commands = {"encode": encode_command, "neighbours": neighbours_command}
     try:
         if args.command == "study":
-            return study_command(args)
-        (encode_command if args.command == "encode" else neighbours_command)(args)
+            return (study_run_command if args.action == "run" else study_report_command)(args)
+        commands[args.command](args)
     except BrokenPipeError:  # e.g. `hsvae encode ... | head -1`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

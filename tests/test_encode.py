@@ -181,3 +181,53 @@ def test_an_older_model_file_gets_a_clear_error(trained, tmp_path, capsys):
     (tmp_path / "in.txt").write_text("a\n")
     assert cli(["encode", "--model", str(tmp_path / "old.pt"), "--input", str(tmp_path / "in.txt")]) == 2
     assert "old.pt: a model file of an older format (no vocabulary inside)" in capsys.readouterr().err
+
+
+def test_encode_never_replaces_its_input(trained, tmp_path, capsys):
+    text = "\n".join(sentences(trained, 5)) + "\n"
+    (tmp_path / "five.txt").write_text(text)
+    (tmp_path / "link.txt").hardlink_to(tmp_path / "five.txt")
+    for output in ("five.txt", "link.txt"):
+        assert cli(["encode", "--model", str(trained / "hsvae.pt"), "--quiet", "--input", str(tmp_path / "five.txt"),
+                    "--output", str(tmp_path / output)]) == 2
+        assert f"--output {tmp_path / output}: this is the input file" in capsys.readouterr().err
+    assert (tmp_path / "five.txt").read_text() == text
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--output", "FOLDER"], "--output FOLDER: a folder; expected a file name"),
+    (["--device", "foo"], "--device = 'foo': expected auto, cpu, cuda or cuda:N"),
+])
+def test_a_bad_output_or_device_is_one_line(trained, tmp_path, capsys, args, message):
+    (tmp_path / "in.txt").write_text("a\n")
+    (tmp_path / "folder").mkdir()
+    args = [a.replace("FOLDER", str(tmp_path / "folder")) for a in args]
+    assert cli(["encode", "--model", str(trained / "hsvae.pt"), "--quiet", "--input", str(tmp_path / "in.txt"),
+                *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message.replace("FOLDER", str(tmp_path / "folder")) in err and "\n" not in err
+
+
+def test_a_non_finite_threshold_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli(["encode", "--threshold", "nan"])
+    assert stop.value.code == 2 and "--threshold: expected a finite number, got nan" in capsys.readouterr().err
+
+
+def test_lines_are_split_as_wc_counts_them_and_npz_follows_the_file_name(trained, tmp_path, capsys):
+    (tmp_path / "in.txt").write_bytes(b"the river\rflows\nthe town\r\n")  # 2 lines for wc -l
+    assert cli(["encode", "--model", str(trained / "hsvae.pt"), "--quiet", "--input", str(tmp_path / "in.txt"),
+                "--output", str(tmp_path / "codes.npz")]) == 0
+    assert np.load(tmp_path / "codes.npz")["mean"].shape[0] == 2
+    with pytest.raises(SystemExit):
+        cli(["encode", "--format", "jsonl", "--output", str(tmp_path / "x.npz")])
+    assert "--format jsonl with --output" in capsys.readouterr().err
+
+
+def test_study_sub_commands_have_their_own_options(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli(["study", "report", "stability", "--gpus-per-run", "1"])
+    assert stop.value.code == 2 and "unrecognized arguments: --gpus-per-run" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        cli(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("hsvae ")
