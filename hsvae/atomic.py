@@ -1,9 +1,31 @@
 """Outputs appear whole or not at all: write to a temporary sibling, then rename into place."""
 import contextlib
+import errno
 import json
 import os
 import shutil
 from pathlib import Path
+
+from hsvae.errors import UserError
+
+# Below this many free bytes a failed write is reported as a full disk (torch.save and other
+# writers report ENOSPC as their own errors, e.g. "unexpected pos").
+NEARLY_FULL = 16 * 2**20
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _disk_full(error: Exception, folder: Path) -> bool:
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL
+    except OSError:
+        return False
 
 
 def _remove(path: Path):
@@ -27,6 +49,13 @@ def atomic_path(path):
         if path.is_dir() and tmp.is_dir():
             _remove(path)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as error:
+        if not _disk_full(error, path.parent):
+            raise
+        written = _size(tmp)
+        raise UserError(f"no space left on the disk of {path.parent} while writing {path.name} "
+                        f"(needed more than the {written / 2**20:.0f} MB written); free space and re-run; "
+                        f"{path} is as it was") from None
     finally:
         _remove(tmp)
 

@@ -120,12 +120,19 @@ BAD_OVERRIDES = [  # (override, message, whether DVC itself unlinks outputs firs
     # A changed `models` list re-shapes the pipeline: DVC unlinks the cached outputs of stages
     # that vanished before any stage runs; they stay in the cache and `dvc checkout` restores them.
     ("models=[vae,hsvea]", "error: params.yaml: models = ['vae', 'hsvea']: expected a list of distinct names", True),
+    # values only this machine can refuse (hsvae.pipeline.checks), refused in configure too
+    ("train.device=cuda:7", "error: train.device = 'cuda:7': ", False),
+    ("arch.hidden_dim=1000000", "error: arch = (embedding_dim 16, hidden_dim 1000000, latent_dim 8) with "
+                                "data.vocab_size 300 and train.batch_size 16: training needs about", False),
+    ("models=[b_vae]", "error: arch.bert = 'bert-base-uncased': not a local folder, not in the Hugging Face cache",
+     True),
 ]
 
 
-def test_bad_values_never_cost_an_output(tmp_path):
+def test_bad_values_never_cost_an_output(tmp_path, monkeypatch):
     """Each bad value fails `dvc exp run` in the configure stage, before DVC removes any other
     stage's outputs: every file is byte for byte what it was."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub is unreachable, as on a machine offline
     repo = tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 1}, "classify": {"epochs": 2}})
     run(["dvc", "repro"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,16 +227,81 @@ def test_local_corpora_get_the_raw_corpora_rules(tmp_path):
     assert all(w.isascii() for w in (tmp_path / "out/vocab.txt").read_text().split())
 
 
-def test_editing_a_local_corpus_file_changes_what_dvc_tracks(tmp_path):
-    from hsvae.pipeline.stage import stage_configs
+def test_errors_of_a_local_corpus_name_the_users_file_not_the_copy(tmp_path):
+    from hsvae.data.corpora import download
+    from hsvae.data.preprocess import preprocess
+
+    folder = local_corpus(tmp_path / "corpus", {"train": [0, 1, 2, 7] * 3}, classes=("a", "b", "c"))
+    download(local_data(folder), 0, tmp_path / "raw", tmp_path / "cache")
+    with pytest.raises(ValueError, match=rf"^{folder / 'train_class_label.txt'}, line 4: class 7 is outside 0..2"):
+        preprocess(tmp_path / "raw", tmp_path / "out", local_data(folder), 0)
+
+
+@pytest.mark.parametrize("vocab", [b"one\r\ntwo\r\nthree\r\n", b"one\t40\ntwo\t30\nthree\t9\n", b" one \ntwo\n\nthree\n"])
+def test_a_vocabulary_file_is_read_for_what_it_is(tmp_path, vocab):
+    """CRLF line ends, `word<TAB>count` lines and stray white space give the same words."""
+    from hsvae.data.preprocess import preprocess
 
     folder = local_corpus(tmp_path / "corpus")
-    params = validate({**default_params(), "data": local_data(folder)})
-    before = stage_configs(params)
+    (folder / "vocab.txt").write_bytes(vocab)
+    stats = preprocess(folder, tmp_path / "out", local_data(folder), 0)
+    assert (tmp_path / "out/vocab.txt").read_text().split()[3:] == ["one", "two", "three"]
+    assert stats["splits"]["train"]["unk_rate"] < 0.5
+
+
+@pytest.mark.parametrize("vocab,message", [
+    (b"one two three\nfour\n", "vocab.txt, line 1: 'one two three'; expected one word per line (or a word and its count)"),
+    (b"zebra\nyak\n", "train.txt: 100% of its words are not in the vocabulary (more than 50%); check vocab.txt"),
+])
+def test_a_vocabulary_that_leaves_the_corpus_unknown_is_refused(tmp_path, vocab, message):
+    from hsvae.data.corpora import download
+    from hsvae.data.preprocess import preprocess
+
+    folder = local_corpus(tmp_path / "corpus")
+    (folder / "vocab.txt").write_bytes(vocab)
+    download(local_data(folder), 0, tmp_path / "raw", tmp_path / "cache")
+    with pytest.raises(ValueError) as error:
+        preprocess(tmp_path / "raw", tmp_path / "out", local_data(folder), 0)
+    assert str(error.value).startswith(f"{folder}/{message}")  # the user's file, not the pipeline's copy
+
+
+def test_editing_a_local_corpus_is_seen_by_dvc_and_re_runs_from_the_copy(tmp_path):
+    folder = local_corpus(tmp_path / "corpus")
+    repo = tiny_repo(tmp_path, {"data": {"corpus": "local", "local_dir": str(folder)}, "models": ["vae"],
+                                "baselines": [], "train": {"epochs": 1}, "classify": {"epochs": 1}})
+    run(["dvc", "repro"], repo)
+    assert "up to date" in run(["dvc", "status"], repo).stdout
     (folder / "test_class_label.txt").write_text("2\n1\n0\n" * 4)
-    after = stage_configs(params)
-    assert before["data"] != after["data"]  # configs/data.json: download and preprocess re-run
-    assert {k: v for k, v in before.items() if k != "data"} == {k: v for k, v in after.items() if k != "data"}
+    status = run(["dvc", "status"], repo).stdout
+    assert "download:" in status and f"modified:           {folder}" in status
+    assert "configure:" not in status
+    repro = run(["dvc", "repro"], repo).stdout
+    assert "Running stage 'download'" in repro and "Running stage 'preprocess'" in repro
+    assert (repo / "data/raw/test_class_label.txt").read_text() == "2\n1\n0\n" * 4
+    (folder / "notes.txt").write_text("a file added to the folder\n")
+    assert "download:" in run(["dvc", "status"], repo).stdout
+
+
+def test_a_learning_rate_that_diverges_in_the_first_epoch_is_stopped_by_name(tmp_path):
+    """train.lr = 1.0: the loss is many times what guessing words uniformly scores within the
+    first epoch; before, the run "succeeded" with a reconstruction 20x the normal one."""
+    from hsvae.data.corpora import download
+    from hsvae.data.preprocess import preprocess
+    from hsvae.data.splits import load_splits, vocabulary_size
+    from hsvae.pipeline.stage import stage_configs
+    from hsvae.training.pretrain import pretrain
+    from tests.pipeline_utils import TINY, overlay
+
+    params = overlay(validate(default_params()), TINY)
+    params["train"].update(lr=1.0, epochs=3)
+    download(params["data"], 0, tmp_path / "raw", tmp_path / "cache")
+    preprocess(tmp_path / "raw", tmp_path / "data", params["data"], 0)
+    splits = load_splits(tmp_path / "data")
+    with pytest.raises(TrainingError, match=r"^vae: diverged: mean training loss [\d.]+ over epoch 1's steps 1-\d+, "
+                                            r"above 2 x [\d.]+ \(what guessing every word uniformly scores\); "
+                                            r"lower train.lr$"):
+        pretrain(stage_configs(params)["pretrain/vae"], splits["train"], splits["valid"],
+                 vocabulary_size(tmp_path / "data"), torch.device("cpu"), None, tmp_path / "m.pt", progress=False)
 
 
 # ---- metrics files hold no NaN; training that diverges is stopped
@@ -317,3 +383,20 @@ def test_a_truncated_split_file_is_named(tmp_path):
     (tmp_path / "train.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(UserError, match=r"train.npz: not a readable split \(.*\); re-run the preprocess stage$"):
         Split(tmp_path, "train")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full gives a real ENOSPC")
+def test_a_full_disk_is_one_line_and_keeps_the_previous_file(tmp_path):
+    from hsvae.atomic import atomic_path
+    from hsvae.errors import UserError
+
+    (tmp_path / "ck.pt").write_bytes(b"previous")
+    with pytest.raises(UserError, match=r"^no space left on the disk of .* while writing ck.pt \(needed more than "
+                                        r"the \d+ MB written\); free space and re-run; .*ck.pt is as it was$"):
+        with atomic_path(tmp_path / "ck.pt") as tmp:
+            tmp.write_bytes(b"x" * 2**20)
+            with open("/dev/full", "wb") as full:  # the device the kernel answers every write with ENOSPC
+                full.write(b"x" * 2**16)
+                full.flush()
+    assert (tmp_path / "ck.pt").read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]

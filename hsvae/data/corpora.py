@@ -136,7 +136,8 @@ def write_synthetic(data: dict, seed: int, raw: Path):
     (raw / "classes.txt").write_text("\n".join(corpus.class_names) + "\n")
 
 
-def copy_local(source: Path, raw: Path):
+def check_local_dir(source: Path):
+    """The folder of a `local` corpus holds the split files."""
     if not source.is_dir():
         raise MissingInput(f"data.local_dir: {source} is not a folder")
     missing = [f for f in SPLIT_FILES if not (source / f).is_file()]
@@ -145,6 +146,10 @@ def copy_local(source: Path, raw: Path):
             f"data.local_dir: {source} lacks {', '.join(missing)}; a local corpus needs "
             "{train,valid,test}.txt with one sentence per line and {split}_class_label.txt with one 0-based class per line"
         )
+
+
+def copy_local(source: Path, raw: Path):
+    check_local_dir(source)
     raw.mkdir(parents=True, exist_ok=True)
     for file in SPLIT_FILES + ("vocab.txt", "classes.txt"):
         if (source / file).is_file():
@@ -170,25 +175,28 @@ def read_csv(path: Path, text_column: int, classes: int, dropped: Counter):
             yield label, row[text_column]
 
 
-def read_lines(path: Path, errors="strict") -> list:
+def read_lines(path: Path, errors="strict", shown: Path | None = None) -> list:
     """The lines of a text file, split at "\n" only (a form feed or other Unicode line break
-    inside a line is not a new line, as for `wc -l`); non-UTF-8 bytes name the file and line."""
+    inside a line is not a new line, as for `wc -l`); non-UTF-8 bytes name the file and line
+    (as `shown`: the user's file of which `path` is a copy)."""
     data = path.read_bytes()
     try:
         text = data.decode("utf-8", errors=errors)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        raise InputError(f"{path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x})") from None
+        raise InputError(f"{shown or path}, line {line}: not UTF-8 text (byte {data[error.start]:#04x})") from None
     lines = text.split("\n")
     return lines[:-1] if lines and lines[-1] == "" else lines
 
 
-def read_split(raw: Path, split: str, classes: int | None = None):
-    """Sentences and labels of a pre-split corpus; labels must be integers in 0..classes-1."""
-    text_path, label_path = raw / f"{split}.txt", raw / f"{split}_class_label.txt"
-    sentences = read_lines(text_path, errors="replace")  # undecodable text bytes become U+FFFD
+def read_split(raw: Path, split: str, classes: int | None = None, shown: Path | None = None):
+    """Sentences and labels of a pre-split corpus; labels must be integers in 0..classes-1.
+    Errors name the files in `shown` (the user's folder of which `raw` is a copy)."""
+    shown = shown or raw
+    text_path, label_path = shown / f"{split}.txt", shown / f"{split}_class_label.txt"
+    sentences = read_lines(raw / text_path.name, errors="replace")  # undecodable text bytes become U+FFFD
     labels = []
-    for number, line in enumerate(read_lines(label_path), 1):
+    for number, line in enumerate(read_lines(raw / label_path.name, shown=label_path), 1):
         value = line.strip()
         try:
             label = int(value)

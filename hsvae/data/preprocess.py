@@ -124,6 +124,26 @@ class Vocabulary:
         return np.fromiter(map(self.index.get, tokens, repeat(UNK)), dtype=np.int32, count=len(tokens))
 
 
+# A split with more unknown words than this trains on <unk>: a vocabulary file read wrongly, or
+# a vocabulary far too small for the corpus.
+MAX_UNK_RATE = 0.5
+
+
+def read_vocab_file(path: Path, shown: Path) -> list:
+    """The words of a vocabulary file: one per line, surrounding white space (a CRLF line end
+    too) removed; `word<TAB>count` or `word count` lines give their word. Any other line is
+    an error naming `shown` (the user's file) and the line."""
+    words = []
+    for number, line in enumerate(read_lines(path, shown=shown), 1):
+        fields = line.split()
+        if len(fields) == 1 or (len(fields) == 2 and fields[1].isdigit()):
+            words.append(fields[0])
+        elif fields:
+            raise InputError(f"{shown}, line {number}: {line.strip()!r}; expected one word per line "
+                             "(or a word and its count)")
+    return words
+
+
 class CorpusTooSmall(InputError):
     pass
 
@@ -180,6 +200,12 @@ def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int,
     return splits
 
 
+def source_folder(raw: Path, data: dict) -> Path:
+    """Where the user's files of `raw` come from: data.local_dir for a local corpus (errors
+    name the file the user edits, not the pipeline's copy)."""
+    return Path(data["local_dir"]) if data["corpus"] == "local" else raw
+
+
 def read_presplit(raw: Path, data: dict, dropped: Counter):
     """Authors' or local splits: lines are already tokenised (split on white space). The
     authors' splits are kept as released; a `local` corpus gets the rules of the raw corpora:
@@ -187,8 +213,9 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
     [min_length, max_length] tokens dropped (counted in `dropped`). Every class must appear in
     every split, and there must be at least 2."""
     named = raw / "classes.txt"
-    classes = len(read_lines(named)) if named.exists() else None
-    splits = {split: read_split(raw, split, classes) for split in SPLITS}
+    shown = source_folder(raw, data)
+    classes = len(read_lines(named, shown=shown / named.name)) if named.exists() else None
+    splits = {split: read_split(raw, split, classes, shown) for split in SPLITS}
     if classes is None:
         classes = 1 + max((max(labels) for _, labels in splits.values() if labels), default=-1)
     for split, (sentences, labels) in splits.items():
@@ -207,11 +234,11 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
             sentences = [" ".join(line.split()) for line in sentences]
         missing = sorted(set(range(classes)) - set(labels))
         if missing:
-            raise InputError(f"{raw / f'{split}_class_label.txt'}: no sentence of class {missing[0]} "
+            raise InputError(f"{shown / f'{split}_class_label.txt'}: no sentence of class {missing[0]} "
                              f"(of {classes}) in the {split} split{' after the length limits' if data['corpus'] == 'local' else ''}")
         splits[split] = (sentences, labels)
     if classes < 2:
-        raise InputError(f"{raw / 'train_class_label.txt'}: {classes} class; a classification corpus needs at least 2")
+        raise InputError(f"{shown / 'train_class_label.txt'}: {classes} class; a classification corpus needs at least 2")
     return splits, classes
 
 
@@ -227,7 +254,8 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
         splits, classes = read_presplit(raw, data, stats["dropped"])
     train_tokens = all_tokens(splits["train"][0])
     if (raw / "vocab.txt").exists():
-        listed = [w for w in read_lines(raw / "vocab.txt") if w not in UNK_MARKERS]
+        listed = [w for w in read_vocab_file(raw / "vocab.txt", source_folder(raw, data) / "vocab.txt")
+                  if w not in UNK_MARKERS]
         vocab = Vocabulary(listed[: data["vocab_size"]])
     else:
         vocab = Vocabulary.from_counts(Counter(train_tokens), data["vocab_size"])
@@ -245,12 +273,17 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
         np.savez(out / f"{split}.npz", tokens=ids, offsets=np.concatenate([[0], np.cumsum(lengths)]),
                  labels=np.array(labels, dtype=np.int64))
         (out / f"{split}.txt").write_text("\n".join(sentences) + "\n", encoding="utf-8")
+        unk_rate = float((ids == UNK).sum() / max(lengths.sum(), 1))
+        if unk_rate > MAX_UNK_RATE:
+            shown = source_folder(raw, data) if layout(data["corpus"]) != "csv" else raw
+            raise InputError(f"{shown / f'{split}.txt'}: {unk_rate:.0%} of its words are not in the vocabulary "
+                             f"(more than {MAX_UNK_RATE:.0%}); check vocab.txt (one word per line) or data.vocab_size")
         summary["splits"][split] = {
             "sentences": len(sentences),
             "min_length": int(lengths.min()) if len(sentences) else 0,
             "mean_length": round(float(lengths.mean()), 2) if len(sentences) else 0.0,
             "max_length": int(lengths.max()) if len(sentences) else 0,
-            "unk_rate": round(float((ids == UNK).sum() / max(lengths.sum(), 1)), 4),
+            "unk_rate": round(unk_rate, 4),
             "per_class": {names[c]: int(n) for c, n in zip(*np.unique(labels, return_counts=True))},
         }
     summary["dropped"] = dict(stats["dropped"])

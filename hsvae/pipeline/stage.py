@@ -7,14 +7,13 @@ configs/pretrain/hsvae.json), and a bad value fails in `configure`, before DVC h
 any other stage's outputs. Stage scripts compute the same dict from params.yaml, so one run
 directly (`python -m stages.pretrain hsvae`) uses the current params too.
 """
-import hashlib
 import os
 import sys
 from pathlib import Path
 
 from hsvae.data.corpora import CORPORA
 from hsvae.device import resolve_device, resolve_precision
-from hsvae.errors import MissingInput, UserError
+from hsvae.errors import UserError
 from hsvae.models.registry import VAE_MODELS
 from hsvae.pipeline import params as params_module
 from hsvae.pipeline.params import BASELINES, ParamError
@@ -29,7 +28,7 @@ CONFIGS = "configs"
 def stage_configs(params: dict) -> dict:
     """configs/ file name (without .json) -> the settings that stage uses."""
     train, device = params["train"], {k: params["train"][k] for k in ("device", "precision", "eval_batch_size")}
-    configs = {"data": {"data": params["data"], **local_corpus_files(params["data"])}}
+    configs = {"data": {"data": params["data"]}}
     for name in params["models"]:
         configs[f"pretrain/{name}"] = {"name": name, "arch": params["arch"], "train": train,
                                        "hparams": params[VAE_MODELS[name].section]}
@@ -41,18 +40,6 @@ def stage_configs(params: dict) -> dict:
                           "data": {k: params["data"][k] for k in ("corpus", "seed", "per_class")},
                           "arch": params["arch"], "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]}}
     return configs
-
-
-def local_corpus_files(data: dict) -> dict:
-    """For a `local` corpus, the content hash of every file in data.local_dir: DVC sees the
-    folder's content through configs/data.json, so editing a file re-runs download onwards."""
-    if data["corpus"] != "local":
-        return {}
-    folder = Path(data["local_dir"])
-    if not folder.is_dir():
-        raise MissingInput(f"data.local_dir: {folder} is not a folder")
-    return {"local_files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-                            for p in sorted(folder.iterdir()) if p.is_file()}}
 
 
 def load_params():

@@ -1,0 +1,91 @@
+"""What `configure` checks beyond the params schema, before DVC removes any stage's outputs:
+that this machine can run the params — the device exists, the models fit in its memory, a
+BERT model can be loaded, a local corpus is there. A value refused here leaves every output
+as it was; found only inside a stage, DVC would already have deleted that stage's outputs."""
+import os
+from pathlib import Path
+
+import torch
+
+from hsvae.data.corpora import check_local_dir
+from hsvae.device import resolve_device, resolve_graphs, resolve_precision
+from hsvae.errors import InputError
+from hsvae.models.registry import VAE_MODELS
+
+# Bytes per trained parameter: fp32 weight, gradient and Adam's two moments.
+BYTES_PER_PARAMETER = 16
+
+
+def gru_vae_parameters(vocab: int, arch: dict) -> int:
+    """Parameters of a GRU VAE (shared embedding, encoder and decoder GRUs, vocabulary
+    projection, posterior heads), to within the heads' few thousand."""
+    e, h, d = arch["embedding_dim"], arch["hidden_dim"], arch["latent_dim"]
+    gru = lambda inputs: 3 * (inputs * h + h * h + 2 * h)  # noqa: E731
+    return vocab * e + gru(e) + gru(e + d) + h * vocab + vocab + 4 * (h * d + d)
+
+
+def activation_bytes(arch: dict, train: dict, data: dict) -> int:
+    """The largest step's saved activations, roughly: both GRUs' gates and states per token of
+    a batch of the longest sentences, in fp32, plus one chunk of vocabulary logits."""
+    tokens = train["batch_size"] * (data["max_length"] + 1)
+    chunk = train["ce_chunk"] or tokens
+    return 4 * (2 * 4 * arch["hidden_dim"] * tokens + 3 * chunk * (data["vocab_size"] + 3))
+
+
+def device_memory(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(params: dict, device: torch.device):
+    uses_gru = any(VAE_MODELS[m].encoder == "gru" for m in params["models"]) or "classifier" in params["baselines"]
+    if not uses_gru:
+        return
+    vocab = params["data"]["vocab_size"] + 3
+    needed = gru_vae_parameters(vocab, params["arch"]) * BYTES_PER_PARAMETER
+    needed += activation_bytes(params["arch"], params["train"], params["data"])
+    have = device_memory(device)
+    if needed > have:
+        arch = params["arch"]
+        raise InputError(f"arch = (embedding_dim {arch['embedding_dim']}, hidden_dim {arch['hidden_dim']}, latent_dim "
+                         f"{arch['latent_dim']}) with data.vocab_size {params['data']['vocab_size']} and train.batch_size "
+                         f"{params['train']['batch_size']}: training needs about {needed / 2**30:.3g} GiB, more than the "
+                         f"{have / 2**30:.3g} GiB of {device.type} memory this machine has")
+
+
+def check_bert(params: dict):
+    """A BERT encoder or baseline in use loads from a local folder, the Hugging Face cache or
+    the hub; offline, a model in none of them would fail only inside its stage."""
+    in_use = any(VAE_MODELS[m].encoder == "bert" for m in params["models"]) or "bert" in params["baselines"]
+    name = params["arch"]["bert"]
+    if not in_use or Path(name).is_dir():
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(name, "config.json"), str):
+        return
+    reachable = False
+    if not os.environ.get("HF_HUB_OFFLINE"):
+        from huggingface_hub import HfApi
+
+        try:
+            HfApi().model_info(name, timeout=5)
+            reachable = True
+        except Exception:  # no network, no such model: both leave the stage unable to load it
+            pass
+    if not reachable:
+        raise InputError(f"arch.bert = {name!r}: not a local folder, not in the Hugging Face cache, and the hub cannot "
+                         "be reached; download it once with network access or give the path of a saved model")
+
+
+def check_machine(params: dict):
+    """Everything about params that depends on this machine; raises a one-line InputError."""
+    train = params["train"]
+    device = resolve_device(train["device"])
+    dtype = resolve_precision(train["precision"], device)
+    resolve_graphs(train["cuda_graphs"], device, "gru", dtype)
+    check_memory(params, device)
+    check_bert(params)
+    if params["data"]["corpus"] == "local":
+        check_local_dir(Path(params["data"]["local_dir"]))
