@@ -1,17 +1,25 @@
 """analyze: gather the test metrics into reports/summary.json and reports/analysis.json, draw
 the paper's figures and write reports/README.md. Reads only reports/ and data/processed."""
+import json
 from pathlib import Path
+
+import numpy as np
 
 from hsvae.analysis.analyze import analyze
 from hsvae.analysis.figures import report_text
 from hsvae.atomic import atomic_path, write_json, write_text
-from hsvae.pipeline.stage import DATA, run, stage_config
+from hsvae.pipeline.stage import DATA, check_trained_with, run, stage_config
 
 REPORTS = Path("reports")
 
 
 def main():
     cfg = stage_config("analyze")
+    for name in cfg["models"]:
+        path = REPORTS / "codes" / f"{name}.npz"
+        with np.load(path) as codes:
+            trained = json.loads(str(codes["settings"])) if "settings" in codes else {}
+        check_trained_with(path, name, trained, {"arch": cfg["arch"], "hparams": cfg["hparams"][name]})
     with atomic_path(REPORTS / "figures") as figures, atomic_path(REPORTS / "gamma_class") as gamma_dir:
         figures.mkdir()
         gamma_dir.mkdir()

@@ -5,7 +5,7 @@ from pathlib import Path
 from hsvae.analysis.reports import write_classification
 from hsvae.data.splits import load_splits
 from hsvae.models.store import load_vae
-from hsvae.pipeline.stage import DATA, device_and_dtype, run, stage_config, vae_argument
+from hsvae.pipeline.stage import DATA, check_trained_with, device_and_dtype, run, stage_config, vae_argument
 from hsvae.training.classify import classify_vae
 
 
@@ -14,7 +14,9 @@ def main():
     cfg = stage_config(f"classify/{name}")
     device, _ = device_and_dtype(cfg)
     splits = load_splits(DATA)
-    model, _ = load_vae(Path("models") / f"{name}.pt", device)
+    path = Path("models") / f"{name}.pt"
+    model, trained = load_vae(path, device)
+    check_trained_with(path, name, trained, stage_config(f"pretrain/{name}"))
     with write_classification(Path("reports/classify") / name, splits, DATA) as (live, record):
         record(classify_vae(model, splits, cfg, device, live))
 

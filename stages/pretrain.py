@@ -3,7 +3,8 @@
 models/MODEL.pt; per-epoch logs in reports/pretrain/MODEL (DVCLive); the VAE's own test
 metrics (reconstruction, KL terms, Average Hoyer variants) in reports/pretrain/MODEL/test.json;
 the test split's posterior means (and mean q(gamma|x) where the model has gamma) in
-reports/codes/MODEL.npz."""
+reports/codes/MODEL.npz, with the settings the model was trained with."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,8 @@ def main():
     metrics, codes = test_outputs(model, splits["test"], cfg["train"]["eval_batch_size"], device, cfg["train"]["seed"])
     write_json(out / "test.json", metrics)
     with atomic_path(Path("reports/codes") / f"{name}.npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **codes)
+        with open(tmp, "wb") as f:  # the settings travel with the codes: analyze checks them
+            np.savez(f, **codes, settings=json.dumps({"arch": cfg["arch"], "hparams": cfg["hparams"]}))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """End to end: `dvc repro` in a temporary copy of the repository on a tiny synthetic corpus."""
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -57,6 +58,17 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     kept = run(["dvc", "exp", "show", "--drop", ".*", "--keep", "model.alpha", "--csv"], repo).stdout
     assert "model.alpha" in kept.splitlines()[0] and "8" in kept
 
+    # params.yaml edited by hand, later stages run directly: the model was trained with alpha 8
+    params = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(re.sub(r"^  alpha: 8(\.0)?$", "  alpha: 2.0", params, flags=re.M))
+    run([sys.executable, "-m", "stages.configure"], repo)
+    for stage, path in (("classify", "models/hsvae.pt"), ("analyze", "reports/codes/hsvae.npz")):
+        result = run([sys.executable, "-m", f"stages.{stage}", *(["hsvae"] if stage == "classify" else [])], repo,
+                     check=False)
+        assert result.returncode == 2 and result.stderr.strip() == (
+            f"error: {path}: pretrain@hsvae made it with model.alpha = 8.0, but params.yaml now says 2.0; "
+            "re-run pretrain@hsvae first (dvc repro)")
+
 
 def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path):
     repo = tiny_repo(tmp_path, {"train": {"epochs": 6}, "data": {"per_class": {"train": 150}}})
@@ -64,25 +76,36 @@ def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path
     run([sys.executable, "-m", "stages.pretrain", "hsvae"], repo)
     straight = json.loads((repo / "reports/pretrain/hsvae/metrics.json").read_text())
 
-    proc = subprocess.Popen([sys.executable, "-m", "stages.pretrain", "hsvae"], cwd=repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    checkpoint = repo / "checkpoints/hsvae.pt"
-    deadline = time.time() + 120
-    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert checkpoint.exists(), "the run ended before its first checkpoint"
     import torch
 
-    done = torch.load(checkpoint, weights_only=True)["epoch"]
-    assert 1 <= done < 6
-    run([sys.executable, "-m", "stages.pretrain", "hsvae"], repo)
+    checkpoint = repo / "checkpoints/hsvae.pt"
+
+    def kill_after_a_checkpoint():
+        proc = subprocess.Popen([sys.executable, "-m", "stages.pretrain", "hsvae"], cwd=repo,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert checkpoint.exists(), "the run ended before its first checkpoint"
+        assert 1 <= torch.load(checkpoint, weights_only=True)["epoch"] < 6
+
+    kill_after_a_checkpoint()
+    out = run([sys.executable, "-m", "stages.pretrain", "hsvae"], repo).stdout
+    assert "hsvae: resuming from checkpoints/hsvae.pt after epoch" in out
     resumed = json.loads((repo / "reports/pretrain/hsvae/metrics.json").read_text())
     assert not checkpoint.exists()
     assert resumed == straight  # same seed on CPU: identical metrics, with or without the kill
     rows = (repo / "reports/pretrain/hsvae/plots/metrics/valid/rec.tsv").read_text().splitlines()
     assert len(rows) == 1 + 6
+    # the code that shapes training changed after the kill: the checkpoint is not resumed
+    kill_after_a_checkpoint()
+    with open(repo / "hsvae/models/hsvae.py", "a") as module:
+        module.write("# an edit\n")
+    out = run([sys.executable, "-m", "stages.pretrain", "hsvae"], repo).stdout
+    assert "hsvae: checkpoints/hsvae.pt belongs to another run (other settings, data or code); training from epoch 1" in out
+    assert "resuming" not in out
 
 
 @pytest.mark.parametrize("override,message", [
@@ -142,7 +165,9 @@ def test_bad_values_never_cost_an_output(tmp_path, monkeypatch):
         result = run(["dvc", "exp", "run", "-S", override], repo, check=False)
         assert result.returncode != 0, override
         assert message in result.stderr + result.stdout, (override, result.stderr[-2000:])
-        run(["git", "checkout", "-q", "params.yaml"], repo)
+        # restored from git by content: `git checkout` trusts the file's size and time, and
+        # models=[b_vae] has the size of models=[hsvae]
+        (repo / "params.yaml").write_text(run(["git", "show", "HEAD:params.yaml"], repo).stdout)
         if reshapes:
             run(["dvc", "checkout", "-q"], repo)
         assert output_hashes(repo) == before, override

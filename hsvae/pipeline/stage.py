@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hsvae.data.corpora import CORPORA
 from hsvae.device import resolve_device, resolve_precision
-from hsvae.errors import UserError
+from hsvae.errors import InputError, UserError
 from hsvae.models.registry import VAE_MODELS
 from hsvae.pipeline import params as params_module
 from hsvae.pipeline.params import BASELINES, ParamError
@@ -40,6 +40,19 @@ def stage_configs(params: dict) -> dict:
                           "data": {k: params["data"][k] for k in ("corpus", "seed", "per_class")},
                           "arch": params["arch"], "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]}}
     return configs
+
+
+def check_trained_with(path, name: str, trained: dict, expected: dict):
+    """A stage run directly reads what pretrain@NAME wrote: it must have been trained with the
+    settings params.yaml has now (`arch`, the model's section), or its results would be
+    reported under settings it was not trained with."""
+    section = VAE_MODELS[name].section
+    for group, prefix in (("arch", "arch"), ("hparams", section)):
+        for key, value in expected[group].items():
+            if trained.get(group, {}).get(key) != value:
+                raise InputError(f"{path}: pretrain@{name} made it with {prefix}.{key} = "
+                                 f"{trained.get(group, {}).get(key)!r}, but params.yaml now says {value!r}; "
+                                 f"re-run pretrain@{name} first (dvc repro)")
 
 
 def load_params():
