@@ -70,7 +70,8 @@ class SentenceEncoder:
 def load_encoder(path="models/hsvae.pt", device="cpu", **kwargs) -> SentenceEncoder:
     """A model file written by the pretrain stage, self-contained: its vocabulary and the
     dimension scale travel inside it."""
-    model, config = load_vae(path, device)
+    model, config = load_vae(path, device, advice="expected a model file written by the pretrain stage "
+                                                  "(models/NAME.pt)")
     if not config.get("vocab") or "dimension_scale" not in config:
         raise CorruptFile(f"{path}: a model file of an older format (no vocabulary inside); re-run its pretrain "
                           "stage (dvc repro pretrain@NAME) to encode text with it")

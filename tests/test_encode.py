@@ -106,12 +106,13 @@ def test_cli_writes_jsonl_and_npz(trained, tmp_path, capsys):
     (["--input", "MISSING"], "error: --input MISSING: not a file"),
     (["--input", "."], "error: --input .: not a file"),
     (["--input", "IN", "--model", "MISSING"], "MISSING: no such file"),
+    (["--input", "IN", "--model", "IN"], "IN: cannot be read as a saved model or checkpoint"),
 ])
 def test_a_failed_encode_keeps_the_existing_output(trained, tmp_path, capsys, args, message):
     (tmp_path / "in.txt").write_text("a\n")
     (tmp_path / "codes.jsonl").write_text("previous codes\n")
     args = [a.replace("MISSING", str(tmp_path / "missing")).replace("IN", str(tmp_path / "in.txt")) for a in args]
-    message = message.replace("MISSING", str(tmp_path / "missing"))
+    message = message.replace("MISSING", str(tmp_path / "missing")).replace("IN", str(tmp_path / "in.txt"))
     full = ["encode", "--model", str(trained / "hsvae.pt"), "--quiet", *args,
             "--output", str(tmp_path / "codes.jsonl")]
     assert cli(full) == 2

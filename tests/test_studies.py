@@ -16,7 +16,7 @@ import pytest
 
 from hsvae.pipeline.params import validate
 from hsvae.studies.report import matched_reconstruction, summary_table
-from hsvae.studies.run import format_value, study_runs
+from hsvae.studies.run import check_runs, clones_folder, format_value, study_runs
 from tests.pipeline_utils import run, tiny_repo
 from tests.test_reliability import default_params
 
@@ -87,31 +87,51 @@ def ray_env(tmp_path):
     return env, ray_dir
 
 
+def ray_processes(ray_dir) -> list:
+    """Processes started with this test's RAY_TMPDIR: Ray's and those of the runs."""
+    marker, found = f"RAY_TMPDIR={ray_dir}".encode(), []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
 def stop_ray(ray_dir):
     """Kill this test's Ray processes: those naming its temp dir, and those started with it as
     RAY_TMPDIR (Ray's agents rename their process title, so their command line does not name it)."""
     subprocess.run(["pkill", "-9", "-f", str(ray_dir)], capture_output=True)
-    marker = f"RAY_TMPDIR={ray_dir}".encode()
-    for environ in Path("/proc").glob("[0-9]*/environ"):
+    for pid in ray_processes(ray_dir):
         try:
-            if marker in environ.read_bytes().split(b"\0"):
-                os.kill(int(environ.parent.name), signal.SIGKILL)
-        except (OSError, ValueError):  # gone already, or not ours to read
+            os.kill(pid, signal.SIGKILL)
+        except OSError:  # gone already
             pass
 
 
 def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path):
     repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
     env, ray_dir = ray_env(tmp_path)
+    with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
+        readme.write("a local edit\n")
     # one run at a time (2 CPUs per run on a 2-core machine), killed once the first has landed
     proc = subprocess.Popen([HSVAE_BIN, "study", "run", "tiny", "--cpus-per-run", "2"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not experiment_refs(repo) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
+    clones = clones_folder("tiny")
+    assert any(clones.iterdir()), "the second run is training in its clone"
+    proc.send_signal(signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
     proc.wait()
-    stop_ray(ray_dir)
+    try:  # its reaper stops Ray, the training processes and removes the clones
+        deadline = time.time() + 60
+        while (ray_processes(ray_dir) or clones.exists()) and time.time() < deadline:
+            time.sleep(0.5)
+        assert ray_processes(ray_dir) == [] and not clones.exists()
+    finally:
+        stop_ray(ray_dir)
     first = experiment_refs(repo)
     assert 1 <= len(first) < 4, first
 
@@ -185,3 +205,31 @@ def yaml_params(repo):
     import yaml
 
     return yaml.safe_load((repo / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-S", "train.epochs=0"], "-S train.epochs=0: train.epochs = 0: expected an integer >= 1"),
+    (["-S", "studies.tiny.replicates=0"], "-S studies.tiny.replicates=0: studies.tiny.replicates = 0: expected an integer >= 1"),
+    (["-S", "train.speed=3"], "-S train.speed=3: Could not override 'train.speed'"),
+])
+def test_a_study_checks_every_run_before_any_clone(tmp_path, args, message):
+    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    result = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *args], cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1 and not clones_folder("tiny").exists()
+
+
+def test_a_study_refuses_uncommitted_code_or_settings_and_names_them(tmp_path):
+    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    with open(repo / "conf/config.yaml", "a") as config:
+        config.write("# an edit\n")
+    result = subprocess.run([HSVAE_BIN, "study", "run", "tiny"], cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == (
+        "error: a study runs the committed code and settings: commit these first: conf/config.yaml\n")
+
+
+def test_a_report_of_an_unknown_revision_is_one_line(tmp_path):
+    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    result = subprocess.run([HSVAE_BIN, "study", "report", "tiny", "--rev", "nosuchrev"], cwd=repo,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == "error: --rev nosuchrev: not a commit of this repository\n"

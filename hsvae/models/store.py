@@ -13,8 +13,12 @@ class CorruptFile(InputError):
     pass
 
 
-def safe_load(path):
-    """torch.load(weights_only=True) with one clear error for a missing, truncated or corrupt file."""
+RERUN = "delete it and re-run the stage"
+
+
+def safe_load(path, advice=RERUN):
+    """torch.load(weights_only=True) with one clear error for a missing, truncated or corrupt
+    file, ending with `advice` (what the reader of the file should do)."""
     path = Path(path)
     if not path.is_file():
         raise MissingInput(f"{path}: no such file")
@@ -22,7 +26,7 @@ def safe_load(path):
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several kinds for damaged files
         raise CorruptFile(f"{path}: cannot be read as a saved model or checkpoint ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}); delete it and re-run the stage") from None
+                          f"{str(error).splitlines()[0] if str(error) else ''}); {advice}") from None
 
 
 def save(path, state_dict, **config):
@@ -30,9 +34,9 @@ def save(path, state_dict, **config):
         torch.save({"config": config, "state_dict": state_dict}, tmp)
 
 
-def load_vae(path, device="cpu"):
+def load_vae(path, device="cpu", advice=RERUN):
     """A trained VAE and its config (name, vocab_size, arch, hparams)."""
-    saved = safe_load(path)
+    saved = safe_load(path, advice)
     try:
         config = saved["config"]
         model = build_vae(config["name"], config["vocab_size"], config["arch"], config["hparams"])

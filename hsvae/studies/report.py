@@ -28,8 +28,11 @@ def _setting_keys(study: dict) -> list:
 
 
 def _commit(repo, rev="HEAD", short=False) -> str:
-    return subprocess.run(["git", "rev-parse", *(["--short"] if short else []), rev], cwd=repo, capture_output=True,
-                          text=True, check=True).stdout.strip()
+    found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", *(["--short"] if short else []), f"{rev}^{{commit}}"],
+                           cwd=repo, capture_output=True, text=True)
+    if found.returncode != 0:
+        raise StudyError(f"--rev {rev}: not a commit of this repository")
+    return found.stdout.strip()
 
 
 def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:

@@ -8,17 +8,23 @@ shared through `cache.dir`; or a git remote plus a DVC remote). The experiment's
 study's name and a hash of its overrides, so a point already run for this commit is skipped:
 a killed study resumes.
 """
+import contextlib
+import ctypes
 import hashlib
 import json
 import os
+import signal
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from hsvae.config import ParamError
-from hsvae.pipeline.params import load, study_points
+from hsvae.pipeline.params import apply_overrides, compose, load, study_points, validate
 
 
 class StudyError(ParamError):
@@ -66,14 +72,30 @@ def experiment_ref(commit: str, name: str) -> str:
     return f"refs/exps/{commit[:2]}/{commit[2:]}/{name}"
 
 
-def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int) -> dict:
+def clones_folder(study: str) -> Path:
+    """Where this machine keeps the clones of a study's running points."""
+    return Path(tempfile.gettempdir()) / f"hsvae-study-{study}"
+
+
+def _die_with_parent():
+    """In a child process: the kernel kills it when the Ray worker that started it dies."""
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int,
+              study: str = "study") -> dict:
     """One point: clone `source` at `commit`, run the experiment, push it back to `source`.
     Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
-    start, work = time.time(), tempfile.mkdtemp(prefix=f"hsvae-{name}-")
+    folder = clones_folder(study)
+    folder.mkdir(parents=True, exist_ok=True)
+    start, work = time.time(), tempfile.mkdtemp(prefix=f"{name}-", dir=folder)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DVC_NO_ANALYTICS": "1"}
 
     def call(*cmd):
-        subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=True)
+        subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=True,
+                       preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
     try:
         call("git", "clone", "-q", "--no-checkout", source, ".")
@@ -93,17 +115,61 @@ def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: s
     return {"name": name, "error": error, "seconds": time.time() - start}
 
 
+# What a point's clone runs: a change elsewhere (dvc.lock, results) does not change the runs.
+RUN_INPUTS = ("hsvae", "stages", "conf", "params.yaml", "dvc.yaml", "pyproject.toml", "requirements.txt")
+
+
+def check_runs(params: dict, name: str, extra) -> list:
+    """Every run of the study, checked before any clone is made: the extras composed as
+    `dvc exp run -S` composes them (an unknown key fails here), the study as those params
+    define it, and each run's params against the schema. Returns study_runs(...)."""
+    try:
+        composed = compose(extra) if extra else params
+    except Exception as error:  # Hydra's errors for an unknown key or a bad value
+        raise StudyError(f"-S {' '.join(extra)}: {str(error).splitlines()[0]}") from None
+    try:
+        composed = validate(composed)
+    except ParamError as error:
+        raise StudyError(f"-S {' '.join(extra)}: {error}") from None
+    runs = study_runs(composed, name, extra)
+    base = {k: v for k, v in composed.items() if k != "studies"}
+    for run_name, overrides in runs:
+        point = dict(o.split("=", 1) for o in overrides[len(extra):])
+        try:
+            validate({**apply_overrides(base, {k: yaml.safe_load(v) for k, v in point.items()}), "studies": {}},
+                     studies=False)
+        except ParamError as error:
+            raise StudyError(f"study {name}, run {run_name} ({', '.join(overrides)}): {error}") from None
+    return runs
+
+
+def _uncommitted_inputs() -> list:
+    return _git("status", "--porcelain", "--untracked-files=no", "--", *RUN_INPUTS).splitlines()
+
+
+def _start_reaper(clones: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "hsvae.studies.reaper", str(os.getpid()), str(clones)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=0.0, git_remote=None,
               progress=True) -> dict:
-    """Run the study's missing points on Ray; return {"ran", "skipped", "failed": {name: error}}."""
+    """Run the study's missing points on Ray; return {"ran", "skipped", "failed": {name: error}}.
+    Stopped by Ctrl-C, SIGTERM or SIGKILL, it leaves no process and no clone behind."""
     import ray
     from tqdm import tqdm
 
     params = load("params.yaml")
-    runs = study_runs(params, name, extra)
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    runs = check_runs(params, name, list(extra))
+    dirty = _uncommitted_inputs()
     if dirty:
-        raise StudyError(f"a study runs the committed code: commit or stash the changes first ({dirty.splitlines()[0]} ...)")
+        raise StudyError("a study runs the committed code and settings: commit these first: "
+                         + ", ".join(line.split(None, 1)[1] for line in dirty))
     commit = _git("rev-parse", "HEAD")
     done = existing_experiments(commit)
     todo = [(n, o) for n, o in runs if n not in done]
@@ -117,14 +183,18 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
           f"{len(todo)} to run")
     failed = {}
     if todo:
+        clones = clones_folder(name)
+        shutil.rmtree(clones, ignore_errors=True)  # left by a killed study
+        reaper = _start_reaper(clones)
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             task = ray.remote(run_point).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
             threads = max(1, int(cpus_per_run))
-            names = {task.remote(source, commit, n, o, cache_dir, threads): n for n, o in todo}
+            names = {task.remote(source, commit, n, o, cache_dir, threads, name): n for n, o in todo}
             pending = list(names)
             with tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"study {name}", unit="run",
-                      disable=not progress) as bar:
+                      disable=None if progress else True) as bar:
                 while pending:
                     finished, pending = ray.wait(pending, num_returns=1)
                     try:
@@ -140,4 +210,8 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
                     bar.update(1)
         finally:
             ray.shutdown()
+            signal.signal(signal.SIGTERM, previous)
+            reaper.kill()  # the driver cleans up itself; the reaper is for a driver killed outright
+            reaper.wait()
+            shutil.rmtree(clones, ignore_errors=True)
     return {"ran": len(todo) - len(failed), "skipped": len(runs) - len(todo), "failed": failed}
