@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.analysis.analyze import analyze
-from hsvae.analysis.figures import report_text
+from hsvae.analysis.figures import display_name, report_text, write_curves
 from hsvae.atomic import atomic_path, write_json, write_text
 from hsvae.pipeline.stage import DATA, check_trained_with, run, stage_config
 
@@ -20,13 +20,16 @@ def main():
         with np.load(path) as codes:
             trained = json.loads(str(codes["settings"])) if "settings" in codes else {}
         check_trained_with(path, name, trained, {"arch": cfg["arch"], "hparams": cfg["hparams"][name]})
-    with atomic_path(REPORTS / "figures") as figures, atomic_path(REPORTS / "gamma_class") as gamma_dir:
-        figures.mkdir()
-        gamma_dir.mkdir()
+    with atomic_path(REPORTS / "figures") as figures, atomic_path(REPORTS / "gamma_class") as gamma_dir, \
+            atomic_path(REPORTS / "curves") as curves:
+        for folder in (figures, gamma_dir, curves):
+            folder.mkdir()
         summary, analysis, drawn, caption = analyze(cfg, REPORTS, DATA, figures, gamma_dir)
+        write_curves(REPORTS, cfg["models"] + cfg["baselines"], curves)
     write_json(REPORTS / "summary.json", summary)
     write_json(REPORTS / "analysis.json", analysis)
-    rows = [f"{name},{entry['accuracy']:.4f},{entry.get('ah_sample', '')}" for name, entry in summary.items()]
+    rows = [f"{display_name(name)},{entry['accuracy']:.4f},{entry.get('ah_sample', '')}"
+            for name, entry in summary.items()]
     write_text(REPORTS / "accuracy.csv", "model,accuracy,ah_sample\n" + "\n".join(rows) + "\n")
     write_text(REPORTS / "README.md", report_text(summary, analysis, drawn, caption))
 

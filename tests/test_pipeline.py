@@ -36,7 +36,7 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     assert summary["classifier"]["accuracy"] > 0.6
     history = (repo / "reports/pretrain/hsvae/plots/metrics/valid/ah_sample.tsv").read_text().splitlines()
     assert len(history) == 1 + 2  # header + one row per epoch
-    assert (repo / "reports/figures/gamma_class_hsvae.png").stat().st_size > 1000
+    assert (repo / "reports/figures/fig4_gamma_class_hsvae.png").stat().st_size > 1000
     assert "Fig. 4" in (repo / "reports/README.md").read_text()
 
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)

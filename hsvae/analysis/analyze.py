@@ -8,6 +8,7 @@ from hsvae.analysis.figures import (
     GAMMA_OFF,
     class_kl,
     class_separation,
+    display_name,
     figure_accuracy_sparsity,
     figure_hoyer_over_training,
     gamma_class,
@@ -39,27 +40,29 @@ def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
     kl = class_kl(Split(data_dir, "train"), len(names), vocabulary_size(data_dir))
     analysis = {"class_kl_mean": mean_off_diagonal(kl)}
     text = caption(cfg)
-    drawn = [("Fig. 2: accuracy, sparsity and reconstruction", "accuracy_hoyer.png"),
-             ("Fig. 3: Average Hoyer over training", "hoyer_epochs.png")]
+    # file names in the paper's order: `dvc plots show` lists a folder's images by name
+    drawn = [("Fig. 2: accuracy, sparsity and reconstruction", "fig2_accuracy_hoyer.png"),
+             ("Fig. 3: Average Hoyer over training", "fig3_hoyer_epochs.png")]
     window = cfg["analyze"]["window"]
-    figure_accuracy_sparsity(summary, figures / "accuracy_hoyer.png", text)
+    figure_accuracy_sparsity(summary, figures / "fig2_accuracy_hoyer.png", text, len(names))
     figure_hoyer_over_training(reports / "pretrain", [m for m in cfg["models"] if VAE_MODELS[m].sparse],
-                               figures / "hoyer_epochs.png", text)
+                               figures / "fig3_hoyer_epochs.png", text)
     for name in (m for m in cfg["models"] if VAE_MODELS[m].has_gamma):
         means = np.load(reports / "codes" / f"{name}.npz")["gamma"]
         matrix = gamma_class(means, test.labels, len(names))
         np.savetxt(gamma_dir / f"{name}.csv", matrix, delimiter=",", fmt="%.4f")
         start = most_distinct_window(matrix, window)
-        shown = matrix[:, start : start + window]
-        heat_map(shown, figures / f"gamma_class_{name}.png",
-                 f"Fig. 4: gamma_class of {name} (test), dims {start}-{start + shown.shape[1] - 1}\n{text}",
+        shown = 1 - matrix[:, start : start + window]  # bright = on: the dimensions a class uses
+        heat_map(shown, figures / f"fig4_gamma_class_{name}.png",
+                 f"Fig. 4: dimensions {display_name(name)} switches on per class (test split, one run), "
+                 f"dims {start}-{start + shown.shape[1] - 1}\n{text}",
                  "latent dimension", "class", names, [str(d) for d in range(start, start + shown.shape[1])],
-                 f"share of sentences with the dimension off\n(mean gamma >= {GAMMA_OFF:g})", 0, 1)
+                 f"share of the class's sentences with the dimension on\n(mean gamma < {GAMMA_OFF:g})", 0, 1)
         analysis[f"{name}_gamma_separation"] = class_separation(matrix)
         analysis[f"{name}_active_fraction"] = float((means < GAMMA_OFF).mean())
-        drawn.append((f"Fig. 4: gamma_class of {name} (test)", f"gamma_class_{name}.png"))
-    heat_map(kl, figures / "class_kl.png", f"Fig. 5: KL(row || column) of the classes' word distributions "
+        drawn.append((f"Fig. 4: gamma_class of {display_name(name)} (test)", f"fig4_gamma_class_{name}.png"))
+    heat_map(kl, figures / "fig5_class_kl.png", f"Fig. 5: KL(row || column) of the classes' word distributions "
              f"(training split); mean {analysis['class_kl_mean'] or float('nan'):.3f}\n{text}",
              "class", "class", names, names, "KL divergence (nats)", mask_diagonal=True)
-    drawn.append(("Fig. 5: KL between the classes' word distributions", "class_kl.png"))
+    drawn.append(("Fig. 5: KL between the classes' word distributions", "fig5_class_kl.png"))
     return summary, analysis, drawn, text

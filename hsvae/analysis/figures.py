@@ -54,45 +54,68 @@ def most_distinct_window(matrix: np.ndarray, width: int) -> int:
     return int(np.argmax(spread[width:] - spread[:-width]))
 
 
+# The names the paper uses
+DISPLAY_NAMES = {"vae": "VAE", "vae_l1": "VAE-L1", "vae_l2": "VAE-L2", "mat_vae": "MAT-VAE", "hsvae": "HSVAE",
+                 "b_vae": "B-VAE", "b_hsvae": "B-HSVAE", "classifier": "classifier (supervised)",
+                 "bert": "BERT (frozen)"}
+# Figures are drawn at most this wide (inches at DPI): readable on a page and in `dvc plots show`
+MAX_WIDTH, DPI = 10.0, 100
+
+
+def display_name(name: str) -> str:
+    return DISPLAY_NAMES.get(name, name)
+
+
+def _title(text: str, width_in: float) -> str:
+    return "\n".join(textwrap.fill(line, int(width_in * 12)) for line in text.split("\n"))
+
+
 def heat_map(matrix, path, title, xlabel, ylabel, rows, cols, colour_label, vmin=None, vmax=None,
              mask_diagonal=False):
     """A labelled heat map; with `mask_diagonal` the (zero) diagonal is left blank so the colour
     scale spans the off-diagonal values."""
     shown = np.ma.masked_where(np.eye(*matrix.shape, dtype=bool), matrix) if mask_diagonal else matrix
-    width = max(8.5, 0.28 * matrix.shape[1] + 4)
+    width = min(MAX_WIDTH, max(8.0, 0.25 * matrix.shape[1] + 4))
     fig, ax = plt.subplots(figsize=(width, max(4, 0.35 * matrix.shape[0] + 2.5)))
     image = ax.imshow(shown, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xticks(range(len(cols)), cols, fontsize=7, rotation=90)
-    ax.set_title("\n".join(textwrap.fill(line, int(width * 11)) for line in title.split("\n")), fontsize=9)
+    ax.set_title(_title(title, width), fontsize=9)
     ax.set(xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(image, ax=ax, label=colour_label)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return fig
 
 
-def figure_accuracy_sparsity(summary: dict, path, caption: str):
-    """Fig. 2: test accuracy, Average Hoyer (samples) and reconstruction loss per model, each on
-    its own axis; "n/a" where a metric does not apply (the baselines have no codes)."""
+def figure_accuracy_sparsity(summary: dict, path, caption: str, classes: int):
+    """Fig. 2 as the paper draws it: test accuracy and Average Hoyer (samples) of every model
+    side by side in one panel (a baseline has no codes, so no Hoyer bar), the chance accuracy
+    as a line; the reconstruction loss of the VAEs in a second panel. One run."""
     names = list(summary)
     x = np.arange(len(names))
-    panels = [("accuracy", "test accuracy"), ("ah_sample", "Average Hoyer (samples)"),
-              ("rec", "reconstruction loss (nats / sentence)")]
-    fig, axes = plt.subplots(1, 3, figsize=(max(12, 2.4 * len(names) + 4), 4.4))
-    for ax, (key, label) in zip(axes, panels):
-        values = [summary[n].get(key) for n in names]
-        top = 1.08 if key != "rec" else 1.15 * max([v for v in values if v is not None] or [1])
-        ax.bar(x, [0 if v is None else v for v in values], 0.6, color="tab:blue")
-        for i, v in enumerate(values):
-            ax.text(i, (v or 0) + 0.01 * top, "n/a" if v is None else f"{v:.3f}", ha="center", va="bottom",
-                    fontsize=8)
-        ax.set_xticks(x, names, rotation=30, ha="right")
-        ax.set(ylabel=label, ylim=(0, top))
-    fig.suptitle(f"Fig. 2: accuracy, sparsity and reconstruction per model (test split)\n{caption}", fontsize=10)
+    labels = [display_name(n) for n in names]
+    fig, (ax, rec_ax) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.6), gridspec_kw={"width_ratios": [2.2, 1]})
+    for offset, key, label, colour in ((-0.2, "accuracy", "test accuracy", "tab:blue"),
+                                       (0.2, "ah_sample", "Average Hoyer (samples)", "tab:orange")):
+        shown = [(i, summary[n][key]) for i, n in enumerate(names) if summary[n].get(key) is not None]
+        bars = ax.bar([i + offset for i, _ in shown], [v for _, v in shown], 0.4, color=colour, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.axhline(1 / classes, color="grey", linestyle="--", linewidth=1, label=f"chance accuracy (1/{classes})")
+    ax.set_xticks(x, labels, rotation=30, ha="right")
+    ax.set(ylim=(0, 1.1), ylabel="accuracy / Average Hoyer")
+    ax.legend(fontsize=8, loc="upper left", ncols=3)
+    vaes = [n for n in names if summary[n].get("rec") is not None]
+    bars = rec_ax.bar(range(len(vaes)), [summary[n]["rec"] for n in vaes], 0.6, color="tab:green")
+    rec_ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    rec_ax.set_xticks(range(len(vaes)), [display_name(n) for n in vaes], rotation=30, ha="right")
+    rec_ax.set(ylabel="reconstruction loss (nats / sentence)")
+    rec_ax.margins(y=0.15)
+    fig.suptitle(_title(f"Fig. 2: accuracy and sparsity per model, test split (one run)\n{caption}", MAX_WIDTH),
+                 fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return fig
 
@@ -103,23 +126,48 @@ def read_tsv(path: Path) -> list:
         return [(int(row["step"]), float(row[path.stem])) for row in csv.DictReader(f, delimiter="\t")]
 
 
+# The curves `dvc plots show` overlays (dvc.yaml's top-level plots): file -> (log folder, metrics)
+CURVES = {"pretrain_valid.csv": ("pretrain", "valid", ("ah_sample", "ah_mean", "rec", "kl_z")),
+          "pretrain_train.csv": ("pretrain", "train", ("total", "rec", "kl_z")),
+          "classify_valid.csv": ("classify", "valid", ("accuracy",))}
+
+
+def write_curves(reports: Path, names, out: Path):
+    """One long table per CURVES file: a row per (model, epoch) with the metrics every model
+    logs, read from the DVCLive logs; a model is a series of one plot."""
+    for file, (stage, split, metrics) in CURVES.items():
+        rows = {}
+        for name in names:
+            for metric in metrics:
+                tsv = reports / stage / name / "plots" / "metrics" / split / f"{metric}.tsv"
+                for epoch, value in read_tsv(tsv) if tsv.exists() else ():
+                    rows.setdefault((name, epoch), {})[metric] = value
+        with open(out / file, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["model", "epoch", *metrics])
+            for (name, epoch), values in rows.items():
+                if len(values) == len(metrics):
+                    writer.writerow([display_name(name), epoch, *(f"{values[m]:.6g}" for m in metrics)])
+
+
 def figure_hoyer_over_training(pretrain_dir: Path, names, path, caption: str):
-    """Fig. 3: validation Average Hoyer per epoch, on samples and on posterior means."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), sharey=True)
+    """Fig. 3: validation Average Hoyer per epoch, on samples and on posterior means (one run)."""
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.2), sharey=True)
     for ax, metric in zip(axes, ("ah_sample", "ah_mean")):
         for name in names:
             tsv = pretrain_dir / name / "plots" / "metrics" / "valid" / f"{metric}.tsv"
             if tsv.exists():
                 epochs, values = zip(*read_tsv(tsv))
-                ax.plot(epochs, values, marker="o", label=name)
-        ax.set(title=f"Average Hoyer on {metric.split('_')[1]}s (valid)", xlabel="epoch", ylabel="Average Hoyer")
+                ax.plot(epochs, values, marker="o", label=display_name(name))
+        ax.set(title=f"Average Hoyer of {'samples of z' if metric == 'ah_sample' else 'posterior means'} (valid)",
+               xlabel="epoch", ylabel="Average Hoyer")
         if ax.lines:
             ax.legend()
         else:
             ax.text(0.5, 0.5, "n/a: no sparse model in `models`", ha="center", va="center", transform=ax.transAxes)
-    fig.suptitle(f"Fig. 3: Average Hoyer over training\n{caption}", fontsize=10)
+    fig.suptitle(_title(f"Fig. 3: Average Hoyer over training (one run)\n{caption}", MAX_WIDTH), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
 
@@ -135,7 +183,7 @@ def report_text(summary: dict, analysis: dict, figures: list, caption: str) -> s
              "| model | accuracy | Average Hoyer (samples) | Average Hoyer (means) | reconstruction loss |",
              "|---|---|---|---|---|"]
     for name, entry in summary.items():
-        lines.append(f"| {name} | {fmt(entry['accuracy'])} | {fmt(entry.get('ah_sample'))} | "
+        lines.append(f"| {display_name(name)} | {fmt(entry['accuracy'])} | {fmt(entry.get('ah_sample'))} | "
                      f"{fmt(entry.get('ah_mean'))} | {fmt(entry.get('rec'))} |")
     lines += ["", "| corpus / sparsity pattern | value |", "|---|---|"]
     lines += [f"| {k} | {fmt(v)} |" for k, v in analysis.items()]
