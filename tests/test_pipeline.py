@@ -38,6 +38,17 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     assert len(history) == 1 + 2  # header + one row per epoch
     assert (repo / "reports/figures/fig4_gamma_class_hsvae.png").stat().st_size > 1000
     assert "Fig. 4" in (repo / "reports/README.md").read_text()
+    # the plots page: the paper's figures first, in order, then one chart per metric with every model a series
+    page = list(json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)["data"].items())
+    assert [name for name, _ in page[:4]] == [f"reports/figures/{f}.png" for f in (
+        "fig2_accuracy_hoyer", "fig3_hoyer_epochs", "fig4_gamma_class_hsvae", "fig5_class_kl")]
+    charts = dict(page)
+    hoyer = charts["Average Hoyer of samples of z, validation split"][0]["content"]["data"]["values"]
+    assert {row["model"] for row in hoyer} == {"VAE", "VAE-L1", "VAE-L2", "MAT-VAE", "HSVAE"}
+    assert len(hoyer) == 5 * 2  # every model, every epoch
+    accuracy = charts["Classifier accuracy, validation split"][0]["content"]["data"]["values"]
+    assert {row["model"] for row in accuracy} == {"VAE", "VAE-L1", "VAE-L2", "MAT-VAE", "HSVAE", "classifier (supervised)"}
+    assert not any("/plots/metrics/" in name for name in charts)  # the raw logs are not charts of their own
 
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "results"], repo)
