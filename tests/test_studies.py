@@ -116,7 +116,8 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
         readme.write("a local edit\n")
     # one run at a time (2 CPUs per run on a 2-core machine), killed once the first has landed
-    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "tiny", "--cpus-per-run", "2"], cwd=repo, env=env,
+    extra = ["-S", "train.epochs=2"]  # the workspace's params say 1 epoch: captions must say 2
+    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "tiny", *extra, "--cpus-per-run", "2"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not experiment_refs(repo) and time.time() < deadline and proc.poll() is None:
@@ -136,9 +137,9 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     assert 1 <= len(first) < 4, first
 
     try:
-        out = subprocess.run([HSVAE_BIN, "study", "run", "tiny"], cwd=repo, env=env, capture_output=True, text=True,
-                             check=True).stdout
-        again = subprocess.run([HSVAE_BIN, "study", "run", "tiny"], cwd=repo, env=env, capture_output=True,
+        out = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra], cwd=repo, env=env, capture_output=True,
+                             text=True, check=True).stdout
+        again = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra], cwd=repo, env=env, capture_output=True,
                                text=True, check=True).stdout
     finally:
         stop_ray(ray_dir)
@@ -151,9 +152,10 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     assert set(recorded) == set(refs)
     assert sorted((p["model"]["alpha"], p["train"]["seed"]) for p in recorded.values()) == [
         (1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
+    assert {p["train"]["epochs"] for p in recorded.values()} == {2}
     assert "4 runs, 4 already done" in again
 
-    run([HSVAE_BIN, "study", "report", "tiny"], repo)
+    run([HSVAE_BIN, "study", "report", "tiny", *extra], repo)
     folder = repo / "reports/studies/tiny"
     with open(folder / "runs.csv") as f:
         rows = list(csv.DictReader(f))
@@ -165,7 +167,9 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
         assert float(summary[alpha]["ah_sample_mean"]) == pytest.approx(statistics.mean(values))
         assert float(summary[alpha]["ah_sample_std"]) == pytest.approx(statistics.stdev(values))
         assert int(summary[alpha]["replicates"]) == 2
-    assert "Mean ± standard deviation" in (folder / "README.md").read_text()
+    report = (folder / "README.md").read_text()
+    assert "Mean ± standard deviation" in report
+    assert "2 epochs" in report and "-S train.epochs=2" in report  # the runs' recorded params, not the workspace's
 
 
 def free_port():

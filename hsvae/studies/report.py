@@ -20,6 +20,9 @@ from hsvae.pipeline.params import load, study_points  # noqa: E402
 from hsvae.studies.run import StudyError, experiment_ref, study_runs  # noqa: E402
 
 CORPUS_KEYS = ("class_kl_mean",)
+# What a study's captions say of its runs, read from the params its experiments recorded
+RECORDED = ("data.corpus", "data.per_class.train", "data.per_class.valid", "data.per_class.test", "arch.latent_dim",
+            "arch.hidden_dim", "train.epochs", "train.precision")
 
 
 def _setting_keys(study: dict) -> list:
@@ -61,7 +64,10 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
             row["active_fraction"] = _number(exp.get(f"{model}_active_fraction"))
             rows.append(row)
     table = pd.DataFrame(rows).dropna(axis=1, how="all")
-    return table.sort_values([*keys, "model", "replicate"], key=_sortable).reset_index(drop=True)
+    table = table.sort_values([*keys, "model", "replicate"], key=_sortable).reset_index(drop=True)
+    first = shown.iloc[0]  # the params the runs recorded (the study's extras applied), for captions
+    table.attrs["recorded"] = {k: first.get(k) for k in RECORDED}
+    return table
 
 
 def _describes(key: str, model: str) -> bool:
@@ -291,9 +297,11 @@ def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=()
     runs = runs_table(name, repo, extra, rev)
     summary = summary_table(runs, keys)
     commit = _commit(repo, rev, short=True)
-    data, arch, train = params["data"], params["arch"], params["train"]
-    caption = (f"corpus {data['corpus']} ({data['per_class']['train']}/{data['per_class']['valid']}/{data['per_class']['test']}"
-               f" per class), latent {arch['latent_dim']}, {train['epochs']} epochs, commit {commit}")
+    r = runs.attrs["recorded"]
+    caption = (f"corpus {r['data.corpus']} ({r['data.per_class.train']}/{r['data.per_class.valid']}/"
+               f"{r['data.per_class.test']} per class), hidden {r['arch.hidden_dim']}, latent {r['arch.latent_dim']}, "
+               f"{r['train.epochs']} epochs, {r['train.precision']}, commit {commit}"
+               + (f", -S {' -S '.join(extra)}" if extra else ""))
     with atomic_path(out_root / name) as out:
         out.mkdir(parents=True)
         runs.to_csv(out / "runs.csv", index=False)
