@@ -1,6 +1,6 @@
 """Where one HSVAE training step spends its time, at the paper's architecture.
 
-    python benchmarks/profile_step.py [--device cpu|cuda] [--batch 256] [--precision bf16] [--ce-chunk 1024]
+    python -m benchmarks.profile_step [--device cpu|cuda] [--batch 256] [--precision bf16] [--ce-chunk 1024]
 
 Profiles a few steps with torch.profiler and groups self time into: output projection (the
 matmuls touching the 20k vocabulary), softmax / cross-entropy (the other ops on vocabulary-
@@ -15,11 +15,15 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.train_throughput import HSVAE, PAPER_ARCH, SHARED, VOCAB, sentences
-from hsvae.data.batching import bucketed_batches, collate
-from hsvae.device import autocast
+from benchmarks.train_throughput import ARCHS, SHARED, LengthsSplit, dbpedia_lengths, train_config
+from hsvae.config import defaults_of
+from hsvae.device import resolve_precision
 from hsvae.models.chunked_ce import ALIGN
-from hsvae.models.registry import build_vae
+from hsvae.models.hsvae import HSVAEConfig
+from hsvae.training.pretrain import training_setup
+from hsvae.training.step import make_step
+
+PAPER_ARCH, VOCAB, _ = ARCHS["paper"]
 
 VOCAB_SIZES = (str(VOCAB), str(-(-VOCAB // ALIGN) * ALIGN))  # as is, and padded inside the fused op
 GATES = str(3 * PAPER_ARCH["hidden_dim"])  # a GRU's matmuls produce or consume its three gates
@@ -52,23 +56,19 @@ def main():
     parser.add_argument("--text-dir", default=str(SHARED))
     args = parser.parse_args()
     device = torch.device(args.device)
-    dtype = torch.bfloat16 if args.precision == "bf16" else None
-    rng = np.random.default_rng(0)
-    data, lengths, _ = sentences(rng, Path(args.text_dir))
-    torch.manual_seed(0)
-    model = build_vae("hsvae", VOCAB, PAPER_ARCH, HSVAE, ce_chunk=args.ce_chunk).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=8e-4, foreach=True)
-    order = bucketed_batches(lengths, args.batch, rng)
+    split = LengthsSplit(dbpedia_lengths(Path(args.text_dir))[0], VOCAB)
+    cfg = {"name": "hsvae", "arch": PAPER_ARCH, "hparams": defaults_of(HSVAEConfig),
+           "train": train_config(args.precision, False, args.ce_chunk, args.batch)}
+    dtype = resolve_precision(args.precision, device)
+    setup = training_setup(cfg, split, VOCAB, device, dtype)
+    run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype)
+    order = setup.batches(np.random.default_rng(0))
 
     def step(indices):
         start = time.perf_counter()
-        batch = collate([data[j] for j in indices], np.zeros(len(indices))).to(device)
+        batch = setup.load(indices)
         loading = time.perf_counter() - start
-        with autocast(device, dtype):
-            loss = model.loss_terms(batch)["total"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        run_step(batch)
         return loading
 
     step(order[0])

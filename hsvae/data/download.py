@@ -80,7 +80,8 @@ def fetch(url: str, dest, blob_id: str | None = None, timeout: float = 30.0, chu
             total = response.headers.get("Content-Length")
             total = int(total) + (have if resumed else 0) if total else None
             with open(part, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=have if resumed else 0, unit="B", unit_scale=True, desc=dest.name
+                total=total, initial=have if resumed else 0, unit="B", unit_scale=True, desc=dest.name,
+                disable=None,  # no bar when the output is not a terminal (a log file)
             ) as bar:
                 try:
                     for block in iter(lambda: response.read(chunk), b""):
