@@ -11,6 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl  # noqa: E402
 
@@ -161,6 +162,7 @@ def figure_hoyer_over_training(pretrain_dir: Path, names, path, caption: str):
                 ax.plot(epochs, values, marker="o", label=display_name(name))
         ax.set(title=f"Average Hoyer of {'samples of z' if metric == 'ah_sample' else 'posterior means'} (valid)",
                xlabel="epoch", ylabel="Average Hoyer")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if ax.lines:
             ax.legend()
         else:
