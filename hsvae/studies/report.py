@@ -66,7 +66,9 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     table = pd.DataFrame(rows).dropna(axis=1, how="all")
     table = table.sort_values([*keys, "model", "replicate"], key=_sortable).reset_index(drop=True)
     first = shown.iloc[0]  # the params the runs recorded (the study's extras applied), for captions
-    table.attrs["recorded"] = {k: first.get(k) for k in RECORDED}
+    # exp_show's table holds numbers as floats where a column has gaps: 100.0 is shown as 100
+    table.attrs["recorded"] = {k: int(v) if isinstance(v, float) and v.is_integer() else v
+                               for k, v in ((k, first.get(k)) for k in RECORDED)}
     return table
 
 
