@@ -14,6 +14,8 @@ from hsvae.device import autocast
 
 
 class Step:
+    """terms(batch) -> loss terms with a "total", minimised by `optimizer` over `parameters`."""
+
     def __init__(self, terms, optimizer, parameters, device, dtype=None, grad_clip=0.0, scaler=None,
                  cache_enabled=True):
         self.terms, self.optimizer, self.parameters = terms, optimizer, parameters
@@ -29,11 +31,10 @@ class Step:
         (self.scaler.scale(values["total"]) if scaled else values["total"]).backward()
         if scaled:
             self.scaler.unscale_(self.optimizer)
-        grads = [p.grad for p in self.parameters if p.grad is not None]
         if self.grad_clip:
             norm = torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
         else:
-            norm = torch.nn.utils.get_total_norm(grads)
+            norm = torch.nn.utils.get_total_norm([p.grad for p in self.parameters if p.grad is not None])
         if scaled:
             self.scaler.step(self.optimizer)
             self.scaler.update()
