@@ -30,11 +30,7 @@ from hsvae.training.pretrain import pretrain
 def composed_params(corpus, models, overrides):
     """params.yaml as `dvc exp run -S ...` would write it, for a local corpus and `models`."""
     overrides = [*overrides, "data.corpus=local", f"data.local_dir={corpus}", f"models=[{','.join(models)}]"]
-    try:
-        params = compose(overrides)
-    except Exception as error:  # Hydra's errors for an unknown key or a bad value
-        raise UserError(f"-S: {str(error).splitlines()[0]}") from None
-    return validate(params)
+    return validate(compose(overrides))
 
 
 def main():

@@ -16,7 +16,7 @@ import pytest
 
 from hsvae.pipeline.params import validate
 from hsvae.studies.report import matched_reconstruction, summary_table
-from hsvae.studies.run import check_runs, clones_folder, format_value, study_runs
+from hsvae.studies.run import clones_folder, format_value, study_runs
 from tests.pipeline_utils import run, tiny_repo
 from tests.test_reliability import default_params
 

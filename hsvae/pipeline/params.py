@@ -161,13 +161,18 @@ def load(path="params.yaml") -> dict:
 
 
 def compose(overrides=(), conf="conf") -> dict:
-    """params.yaml as `dvc exp run` composes it from conf/ with Hydra overrides."""
+    """params.yaml as `dvc exp run` composes it from conf/ with Hydra overrides; an override
+    Hydra refuses (an unknown key, a bad value) is a one-line ParamError."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
     with initialize_config_dir(str(Path(conf).resolve()), version_base=None):
-        return OmegaConf.to_container(hydra_compose("config", overrides=list(overrides)), resolve=True)
+        try:
+            composed = hydra_compose("config", overrides=list(overrides))
+        except Exception as error:  # Hydra's errors for an unknown key or a bad value: one line
+            raise ParamError(f"-S {' '.join(overrides)}: {str(error).splitlines()[0]}") from None
+        return OmegaConf.to_container(composed, resolve=True)
 
 
 # ---- studies: named grids over params, run by `hsvae study run NAME`

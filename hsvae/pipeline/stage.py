@@ -9,7 +9,6 @@ directly (`python -m stages.pretrain hsvae`) uses the current params too.
 """
 import os
 import sys
-from pathlib import Path
 
 from hsvae.data.corpora import CORPORA
 from hsvae.device import resolve_device, resolve_precision

@@ -123,10 +123,7 @@ def check_runs(params: dict, name: str, extra) -> list:
     """Every run of the study, checked before any clone is made: the extras composed as
     `dvc exp run -S` composes them (an unknown key fails here), the study as those params
     define it, and each run's params against the schema. Returns study_runs(...)."""
-    try:
-        composed = compose(extra) if extra else params
-    except Exception as error:  # Hydra's errors for an unknown key or a bad value
-        raise StudyError(f"-S {' '.join(extra)}: {str(error).splitlines()[0]}") from None
+    composed = compose(extra) if extra else params
     try:
         composed = validate(composed)
     except ParamError as error:
