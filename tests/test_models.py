@@ -154,11 +154,11 @@ def test_chunked_cross_entropy_matches_the_plain_one(tokens, chunk):
     upstream = 3.7  # the backward scales the gradients computed in the forward pass
     plain = (torch.nn.functional.cross_entropy(linear(hidden), targets, reduction="none") * weights).sum()
     grads = torch.autograd.grad(plain * upstream, [hidden, linear.weight, linear.bias])
-    chunked = linear_cross_entropy(hidden, linear, targets, weights, chunk=chunk)
+    chunked = linear_cross_entropy(hidden, linear.weight, linear.bias, targets, weights, chunk=chunk)
     chunked_grads = torch.autograd.grad(chunked * upstream, [hidden, linear.weight, linear.bias])
     assert torch.allclose(chunked, plain)
     with torch.no_grad():  # evaluation's forward-only path
-        assert torch.allclose(linear_cross_entropy(hidden, linear, targets, weights, chunk=chunk), plain)
+        assert torch.allclose(linear_cross_entropy(hidden, linear.weight, linear.bias, targets, weights, chunk=chunk), plain)
     assert all(torch.allclose(a, b) for a, b in zip(grads, chunked_grads))
 
 

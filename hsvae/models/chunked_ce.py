@@ -94,13 +94,13 @@ def _weighted_loss(hidden, weight, bias, targets, weights, chunk, dtype):
     return total
 
 
-def linear_cross_entropy(hidden, linear: torch.nn.Linear, targets, weights, chunk: int = 2048):
-    """sum_t weights[t] * cross-entropy(softmax(linear(hidden[t])), targets[t]), a scalar,
-    computed `chunk` tokens at a time."""
+def linear_cross_entropy(hidden, weight, bias, targets, weights, chunk: int = 2048):
+    """sum_t weights[t] * cross-entropy(softmax(hidden[t] @ weight.T + bias), targets[t]), a
+    scalar, computed `chunk` tokens at a time."""
     device_type = hidden.device.type
     dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else hidden.dtype
-    needs_grad = torch.is_grad_enabled() and (hidden.requires_grad or linear.weight.requires_grad)
+    needs_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
     with torch.autocast(device_type, enabled=False):
         if not needs_grad:
-            return _weighted_loss(hidden, linear.weight, linear.bias, targets, weights, chunk, dtype)
-        return _LinearCrossEntropy.apply(hidden, linear.weight, linear.bias, targets, weights, chunk, dtype)
+            return _weighted_loss(hidden, weight, bias, targets, weights, chunk, dtype)
+        return _LinearCrossEntropy.apply(hidden, weight, bias, targets, weights, chunk, dtype)

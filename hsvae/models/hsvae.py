@@ -59,16 +59,17 @@ class HSVAE(VAE):
     def q_z(self, gamma, loc, scale):
         return SpikeAndSlab(gamma, loc, scale, self.config.spike_scale, self.config.temperature)
 
-    def loss_terms(self, batch, features=None):
-        q_gamma, loc, scale = self.posterior_parts(self.features(batch, features))
+    def latent_terms(self, features):
+        q_gamma, loc, scale = self.posterior_parts(features)
         gamma = q_gamma.rsample()
         q_z = self.q_z(gamma, loc, scale)
         z = q_z.rsample()
-        rec = self.decoder.reconstruction_loss(z, batch)
         kl_z = monte_carlo_kl(q_z, self.prior_z(gamma), z).mean()
         kl_gamma = kl_divergence(q_gamma, self.prior_gamma(loc)).sum(-1).mean()
-        return {"rec": rec, "kl_z": kl_z, "kl_gamma": kl_gamma,
-                "total": rec + self.config.psi * kl_z + self.config.lam * kl_gamma}
+        return z, {"kl_z": kl_z, "kl_gamma": kl_gamma}
+
+    def weighted_total(self, terms):
+        return terms["rec"] + self.config.psi * terms["kl_z"] + self.config.lam * terms["kl_gamma"]
 
     def sample_from_features(self, features, n_samples=1):
         """K samples of z, each with its own gamma sample."""

@@ -27,12 +27,12 @@ class MatVAE(VAE):
         zeros = torch.zeros(self.latent_dim, device=device)
         return SpikeAndSlab(zeros + self.config.gamma, zeros, zeros + 1.0, self.config.spike_scale)
 
-    def loss_terms(self, batch, features=None):
-        q_z = self.posterior(self.features(batch, features))
+    def latent_terms(self, features):
+        q_z = self.posterior(features)
         z = q_z.rsample()
         prior = self.prior_z(z.device)
-        rec = self.decoder.reconstruction_loss(z, batch)
         kl_z = monte_carlo_kl(q_z, prior, z).mean()  # no closed form against a mixture
-        divergence = mmd(z, prior.sample((z.shape[0],)))
-        return {"rec": rec, "kl_z": kl_z, "mmd": divergence,
-                "total": rec + self.config.psi * kl_z + self.config.lam * divergence}
+        return z, {"kl_z": kl_z, "mmd": mmd(z, prior.sample((z.shape[0],)))}
+
+    def weighted_total(self, terms):
+        return terms["rec"] + self.config.psi * terms["kl_z"] + self.config.lam * terms["mmd"]

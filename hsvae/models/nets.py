@@ -81,7 +81,8 @@ class GRUDecoder(nn.Module):
         states, _ = self.gru(steps)
         scored = states.reshape(n * (length + 1), -1).index_select(0, batch.positions)
         if self.ce_chunk:
-            total = linear_cross_entropy(scored, self.output, batch.targets, batch.weights, self.ce_chunk)
+            total = linear_cross_entropy(scored, self.output.weight, self.output.bias, batch.targets, batch.weights,
+                                         self.ce_chunk)
         else:
             token_loss = F.cross_entropy(self.output(scored).float(), batch.targets, reduction="none")
             total = (token_loss * batch.weights).sum()

@@ -1,7 +1,8 @@
 """The Gaussian VAE (the paper's dense baseline) and its L1/L2-penalised variants (§4.1.2).
 
 Every VAE returns its ELBO terms from `loss_terms(batch)` — the reconstruction, each KL or
-penalty and the weighted total (all batch means) — and offers `encode(batch, n_samples)` ->
+penalty and the weighted total (all batch means), built from `latent_terms(features)` (the
+sample of z and every term that needs no decoder) and `weighted_total(terms)` — and offers `encode(batch, n_samples)` ->
 (K, B, D) posterior samples and `posterior_mean(batch)` -> (B, D).
 """
 from dataclasses import dataclass
@@ -58,16 +59,22 @@ class VAE(nn.Module):
         """The encoder's features of `batch`, unless the caller already has them."""
         return self.encoder(batch) if features is None else features
 
-    def gaussian_terms(self, batch, features=None):
-        """q(z|x), reconstruction and closed-form KL against N(0, I) for one sample of z."""
-        q_z = self.posterior(self.features(batch, features))
-        rec = self.decoder.reconstruction_loss(q_z.rsample(), batch)
-        kl_z = kl_divergence(q_z, self.prior_z(q_z.loc.device)).sum(-1).mean()
-        return q_z, rec, kl_z
-
     def loss_terms(self, batch, features=None):
-        _, rec, kl_z = self.gaussian_terms(batch, features)
-        return {"rec": rec, "kl_z": kl_z, "total": rec + self.config.psi * kl_z}
+        """The loss terms of one posterior sample, batch means, with the weighted "total"."""
+        z, terms = self.latent_terms(self.features(batch, features))
+        terms = {"rec": self.decoder.reconstruction_loss(z, batch), **terms}
+        return {**terms, "total": self.weighted_total(terms)}
+
+    def latent_terms(self, features):
+        """A sample of z for each row of `features` and the loss terms that need no decoder.
+        Every random draw of a step happens here, in a fixed order: a pack of models
+        (hsvae/models/packed.py) draws each member's noise as its own run does."""
+        q_z = self.posterior(features)
+        z = q_z.rsample()
+        return z, {"kl_z": kl_divergence(q_z, self.prior_z(z.device)).sum(-1).mean()}
+
+    def weighted_total(self, terms):
+        return terms["rec"] + self.config.psi * terms["kl_z"]
 
     # The frozen-encoder classifier samples from cached encoder features: *_from_features.
     def sample_from_features(self, features, n_samples=1):
@@ -95,12 +102,15 @@ class PenalisedVAE(VAE):
 
     norm = "l1"
 
-    def loss_terms(self, batch, features=None):
-        q_z, rec, kl_z = self.gaussian_terms(batch, features)
+    def latent_terms(self, features):
+        q_z = self.posterior(features)
+        z = q_z.rsample()
         activations = torch.cat([q_z.loc, q_z.scale], -1)
         penalty = (activations.abs() if self.norm == "l1" else activations**2).sum(-1).mean()
-        return {"rec": rec, "kl_z": kl_z, self.norm: penalty,
-                "total": rec + self.config.psi * kl_z + self.config.weight * penalty}
+        return z, {"kl_z": kl_divergence(q_z, self.prior_z(z.device)).sum(-1).mean(), self.norm: penalty}
+
+    def weighted_total(self, terms):
+        return terms["rec"] + self.config.psi * terms["kl_z"] + self.config.weight * terms[self.norm]
 
 
 class L2VAE(PenalisedVAE):

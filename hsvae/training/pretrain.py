@@ -2,7 +2,6 @@
 import hashlib
 import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +21,20 @@ GRAPH_LENGTH_MULTIPLE = 8
 
 
 def code_digest() -> str:
-    """A hash of the project's modules loaded in this process (what the stage's dvc.yaml
-    entry lists): a checkpoint written by other code is not resumed."""
-    files = sorted(Path(module.__file__) for name, module in list(sys.modules.items())
-                   if name.split(".")[0] == "hsvae" and getattr(module, "__file__", None))
+    """A hash of the project's package (every module under hsvae/, in whichever process asks):
+    a checkpoint written by other code is not resumed."""
+    root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()
+
+
+def run_fingerprint(cfg, vocab_size, train_split, valid_split) -> str:
+    """What a checkpoint must have been written for to be resumed: the same settings, the
+    same training data, the same code."""
+    identity = [cfg, vocab_size, train_split.digest, valid_split.digest, code_digest()]
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
 def uniform_loss(split, vocab_size) -> float:
@@ -72,6 +77,12 @@ def training_setup(cfg, train_split, vocab_size, device, dtype) -> Training:
     return Training(model, optimizer, batches, load, graphs)
 
 
+def validation_metrics(model, valid_split, train, device) -> dict:
+    """What the training loop logs of the model after each epoch."""
+    found = evaluate(model, valid_split, train["eval_batch_size"], device, train["seed"])
+    return {f"valid/{k}": v for k, v in found.items()}
+
+
 def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_path,
              checkpoint=None, live=None, progress=True, vocab_words=None):
     """Train the VAE of the stage config `cfg` (name, arch, train, hparams); save it to
@@ -82,18 +93,11 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     setup = training_setup(cfg, train_split, vocab_size, device, dtype)
     model = setup.model
 
-    def validate():
-        found = evaluate(model, valid_split, train["eval_batch_size"], device, train["seed"])
-        return {f"valid/{k}": v for k, v in found.items()}
-
-    # The checkpoint resumes only this run: same settings, the same training data, the same code.
-    identity = [cfg, vocab_size, train_split.digest, valid_split.digest, code_digest()]
-    fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     history = fit(name=name, model=model, optimizer=setup.optimizer, terms=model.loss_terms, batches=setup.batches,
-                  load=setup.load, evaluate=validate, epochs=train["epochs"], seed=train["seed"], device=device,
-                  dtype=dtype, grad_clip=train["grad_clip"], checkpoint=checkpoint, live=live,
-                  fingerprint=fingerprint, progress=progress, graphs=setup.graphs,
-                  loss_ceiling=uniform_loss(train_split, vocab_size))
+                  load=setup.load, evaluate=lambda: validation_metrics(model, valid_split, train, device),
+                  epochs=train["epochs"], seed=train["seed"], device=device, dtype=dtype, grad_clip=train["grad_clip"],
+                  checkpoint=checkpoint, live=live, fingerprint=run_fingerprint(cfg, vocab_size, train_split, valid_split),
+                  progress=progress, graphs=setup.graphs, loss_ceiling=uniform_loss(train_split, vocab_size))
     model.eval()
     std = posterior_means(model, train_split, train["eval_batch_size"], device).std(0)
     save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,

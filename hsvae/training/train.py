@@ -19,7 +19,7 @@ class TrainingError(UserError, RuntimeError):
     pass
 
 
-def _check_finite(values: dict, where: str):
+def check_finite(values: dict, where: str):
     for name, value in values.items():
         value = float(value.detach()) if torch.is_tensor(value) else float(value)
         if not math.isfinite(value):
@@ -35,7 +35,7 @@ ABOVE_CEILING = 2.0
 CHECK_EVERY = 50
 
 
-def _check_not_diverging(name, history, metrics, epoch):
+def check_not_diverging(name, history, metrics, epoch):
     """Training that multiplies its loss (e.g. train.lr too high) is stopped with a named error
     instead of ending "successfully" with a useless model."""
     first = history[0]["train/total"] if history else None
@@ -45,41 +45,54 @@ def _check_not_diverging(name, history, metrics, epoch):
                             f"(epoch {epoch + 1}); lower train.lr")
 
 
-class _Guard:
-    """The per-step checks, kept on the device in one float64 vector — the first step whose
-    loss terms or gradient norm are not finite, the loss summed and the steps counted since
-    the last read, then the first bad step's values — so a read is one transfer."""
+class Guard:
+    """The per-step checks of R runs trained together (a pack; one run: R = 1), kept on the
+    device in one float64 row per run — the first step whose loss terms or gradient norm are
+    not finite, the loss summed and the steps counted since the last read, then the first bad
+    step's values — so a read is one transfer."""
 
-    def __init__(self, name, keys, device, loss_ceiling):
-        self.name, self.keys, self.loss_ceiling = name, list(keys), loss_ceiling
-        self.state = torch.zeros(3 + len(self.keys) + 1, dtype=torch.float64, device=device)
-        self.no_norm = torch.zeros((), device=device)
+    def __init__(self, names, keys, device, loss_ceiling):
+        self.names, self.keys, self.loss_ceiling = list(names), list(keys), loss_ceiling
+        self.total = self.keys.index("total")
+        self.state = torch.zeros(len(self.names), 3 + len(self.keys) + 1, dtype=torch.float64, device=device)
         self.window_start = 1
+        self.reported = set()
 
-    def update(self, step, values, norm):
-        checked = torch.stack([values[k].double() for k in self.keys] + [(self.no_norm if norm is None else norm).double()])
-        first_bad, window = self.state[0], self.state[1:3]
-        newly_bad = (first_bad == 0) & ~torch.isfinite(checked).all()
-        first_bad.copy_(torch.where(newly_bad, step, first_bad))
-        self.state[3:] = torch.where(newly_bad, checked, self.state[3:])
-        window += torch.stack([values["total"].double(), torch.ones_like(first_bad)])
+    def update(self, step, values, norm, present=None):
+        """values (R, keys) and norm (R,) of this step (norm None: not checked); `present`
+        (R,) bool: the runs that took this step (default all)."""
+        norm = torch.zeros(len(self.names), device=values.device) if norm is None else norm
+        checked = torch.cat([values.double(), norm.double()[:, None]], 1)
+        taken = torch.ones_like(checked[:, 0], dtype=torch.bool) if present is None else present
+        first_bad = self.state[:, 0]
+        newly_bad = taken & (first_bad == 0) & ~torch.isfinite(checked).all(1)
+        self.state[:, 0] = torch.where(newly_bad, step, first_bad)
+        self.state[:, 3:] = torch.where(newly_bad[:, None], checked, self.state[:, 3:])
+        self.state[:, 1] += torch.where(taken, checked[:, self.total], 0)
+        self.state[:, 2] += taken
 
-    def read(self, epoch, step):
-        """Raise the run's first failure so far (one wait for the device)."""
-        first_bad, loss_sum, steps, *bad = self.state.tolist()
-        if first_bad:
-            where = f"{self.name}: epoch {epoch + 1}, step {int(first_bad)}"
-            for key, value in zip(self.keys + ["gradient"], bad):
-                if not math.isfinite(value):
-                    raise TrainingError(f"{where}: gradient is not finite" if key == "gradient"
-                                        else f"{where}: {key} is {value}")
-        mean = loss_sum / steps if steps else None
-        if self.loss_ceiling and mean is not None and mean > ABOVE_CEILING * self.loss_ceiling:
-            raise TrainingError(f"{self.name}: diverged: mean training loss {mean:.4g} over epoch {epoch + 1}'s steps "
-                                f"{self.window_start}-{step}, above {ABOVE_CEILING:g} x {self.loss_ceiling:.4g} "
-                                f"(what guessing every word uniformly scores); lower train.lr")
-        self.state[1:3] = 0
+    def read(self, epoch, step) -> dict:
+        """{run index: its first failure} for the runs that failed since the last read (one
+        wait for the device)."""
+        failures = {}
+        for run, (first_bad, loss_sum, steps, *bad) in enumerate(self.state.tolist()):
+            if run in self.reported:
+                continue
+            name = self.names[run]
+            if first_bad:
+                where = f"{name}: epoch {epoch + 1}, step {int(first_bad)}"
+                key, value = next((k, v) for k, v in zip(self.keys + ["gradient"], bad) if not math.isfinite(v))
+                failures[run] = f"{where}: gradient is not finite" if key == "gradient" else f"{where}: {key} is {value}"
+                continue
+            mean = loss_sum / steps if steps else None
+            if self.loss_ceiling and mean is not None and mean > ABOVE_CEILING * self.loss_ceiling:
+                failures[run] = (f"{name}: diverged: mean training loss {mean:.4g} over epoch {epoch + 1}'s steps "
+                                 f"{self.window_start}-{step}, above {ABOVE_CEILING:g} x {self.loss_ceiling:.4g} "
+                                 f"(what guessing every word uniformly scores); lower train.lr")
+        self.reported.update(failures)
+        self.state[:, 1:3] = 0
         self.window_start = step + 1
+        return failures
 
 
 def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, device, dtype=None,
@@ -125,22 +138,23 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
         for step, indices in enumerate(bar, 1):
             values, norm = run_step(load(indices))
             if guard is None:
-                guard = _Guard(name, values, device, loss_ceiling)
+                guard = Guard([name], values, device, loss_ceiling)
                 sums = torch.zeros(len(values), dtype=torch.float64, device=device)
-            guard.update(step, values, norm)
+            row = torch.stack([values[k].double() for k in guard.keys])
+            guard.update(step, row[None], None if norm is None else norm[None])
             n = len(indices)
-            sums += torch.stack([values[k].double() for k in guard.keys]) * n
+            sums += row * n
             count += n
             if step % CHECK_EVERY == 0:
-                guard.read(epoch, step)
+                _raise_first(guard.read(epoch, step))
         if guard is not None:
-            guard.read(epoch, len(order))
+            _raise_first(guard.read(epoch, len(order)))
         metrics = {f"train/{k}": v / count for k, v in zip(guard.keys, sums.tolist())} if guard else {}
         model.eval()
         with torch.no_grad(), autocast(device, dtype):
             metrics.update(evaluate())
-        _check_finite(metrics, f"{name}: epoch {epoch + 1}, evaluation")
-        _check_not_diverging(name, history, metrics, epoch)
+        check_finite(metrics, f"{name}: epoch {epoch + 1}, evaluation")
+        check_not_diverging(name, history, metrics, epoch)
         metrics["epoch"] = epoch + 1
         history.append(metrics)
         if live is not None:
@@ -154,6 +168,11 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "epoch")
             tqdm.write(f"{name} epoch {epoch + 1}/{epochs}: {shown}")
     return history
+
+
+def _raise_first(failures):
+    if failures:
+        raise TrainingError(next(iter(failures.values())))
 
 
 def _log(live, metrics):
