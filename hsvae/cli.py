@@ -122,10 +122,17 @@ def neighbours_command(args):
         print(f"{score:.4f}\t{index}\t{sentence}")
 
 
+# Points per pack by default: packs train faster than separate runs only where one run leaves
+# the device idle (a GPU); on CPU cores a pack is slower per token (docs/studies.md).
+PACK_ON_GPU = 16
+
+
 def study_run_command(args):
     from hsvae.studies.run import run_study
 
-    result = run_study(args.name, args.set, args.address, args.cpus_per_run, args.gpus_per_run, args.git_remote)
+    pack = getattr(args, "pack", None) or (PACK_ON_GPU if args.gpus_per_run else 1)
+    result = run_study(args.name, args.set, args.address, args.cpus_per_run, args.gpus_per_run, args.git_remote,
+                       pack=pack)
     print(f"study {args.name}: {result['ran']} ran, {result['skipped']} already done, {len(result['failed'])} failed")
     for name, error in result["failed"].items():
         print(f"failed: {name}: {error}", file=sys.stderr)
@@ -187,9 +194,12 @@ def _parser():
                              description="Run every point x replicate of a study not yet run for this commit, each "
                                          "as a DVC experiment, on an embedded Ray or a cluster.")
     run.add_argument("--address", help="join this Ray cluster (default: an embedded local Ray)")
-    run.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run")
+    run.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (or pack)")
     run.add_argument("--gpus-per-run", type=float, default=0.0,
-                     help="Ray GPUs per run; fractions share a GPU between runs (e.g. 0.25)")
+                     help="Ray GPUs per run (or pack); fractions share a GPU between runs (e.g. 0.25)")
+    run.add_argument("--pack", type=_positive, default=argparse.SUPPRESS,
+                     help="points of one shape trained as one packed model per Ray task (default: "
+                          f"{PACK_ON_GPU} with --gpus-per-run, 1 without)")
     run.add_argument("--git-remote", help="machines share no filesystem: a git URL the workers clone from and "
                                           "push experiments to (with the repository's default DVC remote)")
     report = actions.add_parser("report", parents=[settings], formatter_class=formatter,

@@ -172,6 +172,39 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     assert "2 epochs" in report and "-S train.epochs=2" in report  # the runs' recorded params, not the workspace's
 
 
+def test_a_packed_study_leaves_the_experiments_separate_runs_leave(tmp_path):
+    """2 settings x 2 replicates pretrained as one pack of 4; every point is its own experiment,
+    complete (`dvc status` after `dvc exp apply`: nothing to reproduce), and its results are
+    those of a separate `dvc exp run` of the point up to the float reordering of the batched
+    GRU (1e-5 relative per step, tests/test_packs.py), which grows over the epoch's steps."""
+    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    env, ray_dir = ray_env(tmp_path)
+    try:
+        result = subprocess.run([HSVAE_BIN, "study", "run", "tiny", "--pack", "4", "--cpus-per-run", "2"], cwd=repo,
+                                env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        stop_ray(ray_dir)
+    assert result.returncode == 0 and "4 ran, 0 already done, 0 failed" in result.stdout, result.stderr[-3000:]
+    runs = study_runs(validate(yaml_params(repo)), "tiny")
+    assert set(experiment_refs(repo)) == {name for name, _ in runs}
+    name, overrides = runs[-1]  # alpha 8, seed 1
+    run(["dvc", "exp", "apply", name], repo)
+    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo).stdout
+    packed = {p: json.loads((repo / p).read_text()) for p in ("reports/pretrain/hsvae/metrics.json",
+                                                               "reports/classify/hsvae/metrics.json")}
+    run(["dvc", "exp", "run", "--force", "--name", "separate", *(a for o in overrides for a in ("-S", o))], repo)
+    for path, metrics in packed.items():
+        alone = json.loads((repo / path).read_text())
+        assert alone.keys() == metrics.keys()
+        for key, value in alone.items():
+            if key == "step":
+                assert metrics[key] == value
+            elif "accuracy" in key:  # 60 test sentences: one sentence is 0.017
+                assert metrics[key] == pytest.approx(value, abs=0.034), (path, key)
+            else:
+                assert metrics[key] == pytest.approx(value, rel=1e-3), (path, key)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

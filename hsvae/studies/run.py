@@ -7,6 +7,11 @@ experiment back to the user's repository (a path on a shared filesystem, with th
 shared through `cache.dir`; or a git remote plus a DVC remote). The experiment's name is the
 study's name and a hash of its overrides, so a point already run for this commit is skipped:
 a killed study resumes.
+
+With `--pack K`, up to K points of one shape share a clone and a Ray task: their GRU VAEs are
+pretrained as packs, one vectorised model per model kind (hsvae/training/pack.py), and each
+point is then its own `dvc exp run`, which finds its models trained (their finished
+checkpoints) and runs the rest of its pipeline: the experiments are those of separate runs.
 """
 import contextlib
 import ctypes
@@ -84,35 +89,107 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int,
-              study: str = "study") -> dict:
-    """One point: clone `source` at `commit`, run the experiment, push it back to `source`.
-    Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
+def _clone(source, commit, work, cache_dir, call, env):
+    """A clone of `source` at `commit` in `work`, its outputs stored in the user's cache."""
+    call("git", "clone", "-q", "--no-checkout", source, ".")
+    call("git", "checkout", "-q", commit)
+    if cache_dir:  # shared filesystem: outputs land in the user's cache directly
+        call("dvc", "cache", "dir", "--local", cache_dir)
+    else:  # machines share no filesystem: start from the DVC remote's outputs
+        subprocess.run(["dvc", "pull", "-q"], cwd=work, env=env, capture_output=True)
+
+
+def _failure(failure: subprocess.CalledProcessError) -> str:
+    lines = [line for line in (failure.stderr or failure.stdout or "").splitlines() if line.strip()]
+    return " | ".join(lines[-3:]) or f"exit code {failure.returncode}"
+
+
+def _experiment(name, overrides, cache_dir, call):
+    call("dvc", "exp", "run", "-q", "--name", name, *(arg for o in overrides for arg in ("-S", o)))
+    call("dvc", "exp", "push", *(["--no-cache"] if cache_dir else []), "origin", name)
+
+
+def _workspace(study, name, threads):
     folder = clones_folder(study)
     folder.mkdir(parents=True, exist_ok=True)
-    start, work = time.time(), tempfile.mkdtemp(prefix=f"{name}-", dir=folder)
+    work = tempfile.mkdtemp(prefix=f"{name}-", dir=folder)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DVC_NO_ANALYTICS": "1"}
 
     def call(*cmd):
-        subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=True,
-                       preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=True,
+                              preexec_fn=_die_with_parent if sys.platform == "linux" else None)
 
+    return work, env, call
+
+
+def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int,
+              study: str = "study") -> list:
+    """One point: clone `source` at `commit`, run the experiment, push it back to `source`.
+    Returns [{"name", "error" (None or the last lines of the failure), "seconds"}]."""
+    start = time.time()
+    work, env, call = _workspace(study, name, threads)
     try:
-        call("git", "clone", "-q", "--no-checkout", source, ".")
-        call("git", "checkout", "-q", commit)
-        if cache_dir:  # shared filesystem: outputs land in the user's cache directly
-            call("dvc", "cache", "dir", "--local", cache_dir)
-        else:  # machines share no filesystem: start from the DVC remote's outputs
-            subprocess.run(["dvc", "pull", "-q"], cwd=work, env=env, capture_output=True)
-        call("dvc", "exp", "run", "-q", "--name", name, *(arg for o in overrides for arg in ("-S", o)))
-        call("dvc", "exp", "push", *(["--no-cache"] if cache_dir else []), "origin", name)
+        _clone(source, commit, work, cache_dir, call, env)
+        _experiment(name, overrides, cache_dir, call)
         error = None
     except subprocess.CalledProcessError as failure:
-        lines = [line for line in (failure.stderr or failure.stdout or "").splitlines() if line.strip()]
-        error = " | ".join(lines[-3:]) or f"exit code {failure.returncode}"
+        error = _failure(failure)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"name": name, "error": error, "seconds": time.time() - start}
+    return [{"name": name, "error": error, "seconds": time.time() - start}]
+
+
+def run_pack(source: str, commit: str, runs: list, cache_dir: str | None, threads: int, study: str = "study") -> list:
+    """Several points of one shape in one clone: their GRU VAEs pretrained as packs
+    (hsvae.studies.pack, with the clone's code), then each point's `dvc exp run`, which finds
+    its models' runs finished (their checkpoints) and runs the rest of its pipeline. Returns
+    one run_point result per point."""
+    start = time.time()
+    work, env, call = _workspace(study, runs[0][0], threads)
+    packed = Path(f"{work}-packed")
+    errors = {name: None for name, _ in runs}
+    try:
+        _clone(source, commit, work, cache_dir, call, env)
+        spec = packed / "spec.json"
+        packed.mkdir()
+        spec.write_text(json.dumps({"runs": runs, "out": str(packed)}))
+        call(sys.executable, "-m", "hsvae.studies.pack", str(spec))
+        errors.update(json.loads((packed / "result.json").read_text()))
+        for name, overrides in runs:
+            if errors[name]:
+                continue
+            checkpoints = Path(work, "checkpoints")
+            checkpoints.mkdir(exist_ok=True)
+            for model in (packed / name).glob("*.pt"):
+                shutil.move(model, checkpoints / model.name)
+            try:
+                _experiment(name, overrides, cache_dir, call)
+            except subprocess.CalledProcessError as failure:
+                errors[name] = _failure(failure)
+    except subprocess.CalledProcessError as failure:  # the clone or the packs failed: every point did
+        errors = {name: error or _failure(failure) for name, error in errors.items()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(packed, ignore_errors=True)
+    seconds = time.time() - start
+    return [{"name": name, "error": error, "seconds": seconds} for name, error in errors.items()]
+
+
+def pack_groups(runs: list, size: int) -> list:
+    """The runs in groups of at most `size` that a pack can train together: the same models,
+    data, sizes and training settings but the seed and learning rate (what varies between
+    members is the models' own sections and train.seed / train.lr). Runs with the same seed
+    share their batches, so each group keeps the study's replicate-by-replicate order."""
+    if size <= 1:
+        return [[run] for run in runs]
+    shapes = {}
+    for name, overrides in runs:
+        params = compose(overrides)
+        train = {k: v for k, v in params["train"].items() if k not in ("seed", "lr")}
+        shape = json.dumps([params["models"], params["baselines"], params["arch"], params["data"], train],
+                           sort_keys=True)
+        shapes.setdefault(shape, []).append((name, overrides))
+    return [members[i : i + size] for members in shapes.values() for i in range(0, len(members), size)]
 
 
 # What a point's clone runs: a change elsewhere (dvc.lock, results) does not change the runs.
@@ -155,9 +232,11 @@ def _terminate_as_interrupt(signum, frame):
 
 
 def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=0.0, git_remote=None,
-              progress=True) -> dict:
-    """Run the study's missing points on Ray; return {"ran", "skipped", "failed": {name: error}}.
-    Stopped by Ctrl-C, SIGTERM or SIGKILL, it leaves no process and no clone behind."""
+              progress=True, pack=1) -> dict:
+    """Run the study's missing points on Ray, in packs of up to `pack` points of one shape (one
+    Ray task each, with `cpus_per_run` and `gpus_per_run`); return {"ran", "skipped",
+    "failed": {name: error}}. Stopped by Ctrl-C, SIGTERM or SIGKILL, it leaves no process and
+    no clone behind."""
     import ray
     from tqdm import tqdm
 
@@ -186,25 +265,32 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
         previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
-            task = ray.remote(run_point).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
+            options = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run, "max_retries": 0}
+            single, packed = ray.remote(run_point).options(**options), ray.remote(run_pack).options(**options)
             threads = max(1, int(cpus_per_run))
-            names = {task.remote(source, commit, n, o, cache_dir, threads, name): n for n, o in todo}
+            names = {}
+            for group in pack_groups(todo, pack):
+                task = (single.remote(source, commit, *group[0], cache_dir, threads, name) if len(group) == 1
+                        else packed.remote(source, commit, group, cache_dir, threads, name))
+                names[task] = [n for n, _ in group]
             pending = list(names)
             with tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"study {name}", unit="run",
                       disable=None if progress else True) as bar:
                 while pending:
                     finished, pending = ray.wait(pending, num_returns=1)
                     try:
-                        result = ray.get(finished[0])
+                        results = ray.get(finished[0])
                     except ray.exceptions.RayError as error:  # the task's worker or node was lost
-                        result = {"name": names[finished[0]], "error": f"Ray: {str(error).splitlines()[0]}"}
-                    if result["error"]:
-                        failed[result["name"]] = result["error"]
-                        tqdm.write(f"run {result['name']} failed: {result['error']}")
-                    elif git_remote:
-                        subprocess.run(["dvc", "exp", "pull", git_remote, result["name"]], check=True,
-                                       capture_output=True)
-                    bar.update(1)
+                        lost = f"Ray: {str(error).splitlines()[0]}"
+                        results = [{"name": n, "error": lost} for n in names[finished[0]]]
+                    for result in results:
+                        if result["error"]:
+                            failed[result["name"]] = result["error"]
+                            tqdm.write(f"run {result['name']} failed: {result['error']}")
+                        elif git_remote:
+                            subprocess.run(["dvc", "exp", "pull", git_remote, result["name"]], check=True,
+                                           capture_output=True)
+                        bar.update(1)
         finally:
             ray.shutdown()
             signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,168 @@
+"""A study's throughput: K runs of one architecture trained as one pack (hsvae/training/pack.py)
+against K separate runs at once and one run alone, in useful (non-padding) tokens/s summed
+over the runs, with each run's time per step and the peak memory.
+
+    python -m benchmarks.study_throughput [--device cpu|cuda] [--arch paper|default]
+        [--packs 1 4 16 32] [--separate 4] [--mps] [--precision bf16] [--steps N]
+
+`alone` is the pipeline's own step (`training_setup` + `make_step`, CUDA graphs where a
+pretrain stage uses them); `separate` starts K processes of it at the same time (`--mps`
+first starts CUDA MPS, so that their kernels share the GPU); `pack K` is `pack_step` on K
+HSVAE members with seeds 0..K-1 (each its own batch order: the rows of a pack step are padded
+to the longest member's batch) and priors alpha 1..K. Sentence lengths as train_throughput."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.train_throughput import (ARCHS, SHARED, LengthsSplit, dbpedia_lengths, device_name, flops_per_token,
+                                         matmul_rate, measure_step, sync, train_config)
+from hsvae.config import defaults_of
+from hsvae.device import resolve_precision
+from hsvae.models.hsvae import HSVAEConfig
+from hsvae.models.packed import MemberRandomness, Pack, pack_batches
+from hsvae.training.pack import StackedAdam, pack_step
+from hsvae.training.pretrain import training_setup
+
+
+def member_cfg(arch, train, seed, alpha):
+    return {"name": "hsvae", "arch": arch, "hparams": {**defaults_of(HSVAEConfig), "alpha": float(alpha)},
+            "train": {**train, "seed": seed}}
+
+
+def measure_pack(k, arch, train, split, vocab, device, steps, warmup):
+    dtype = resolve_precision(train["precision"], device)
+    setups = [training_setup(member_cfg(arch, train, seed, 1 + seed), split, vocab, device, dtype) for seed in range(k)]
+    pack = Pack([s.model for s in setups]).to(device)
+    optimizer = StackedAdam(pack.weights, [train["lr"]] * k)
+    randomness = MemberRandomness(device)
+    orders = []
+    for seed, setup in enumerate(setups):
+        randomness.seed(seed, seed * 100_003)
+        orders.append(setup.batches(np.random.default_rng([seed, 0])))
+    active = [True] * k
+
+    def step(i):
+        batches = [split.batch(order[i % len(order)]) for order in orders]
+        pack_step(pack, optimizer, pack_batches(batches).to(device), randomness, active, device, dtype,
+                  train["grad_clip"])
+        return batches
+
+    for i in range(warmup):
+        step(i)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    sync(device)
+    start = time.perf_counter()
+    useful = processed = 0
+    for i in range(warmup, warmup + steps):
+        batches = step(i)
+        useful += sum(int(b.lengths.sum()) + len(b) for b in batches)
+        processed += k * max(len(b) for b in batches) * (max(b.tokens.shape[1] for b in batches) + 1)
+    sync(device)
+    seconds = time.perf_counter() - start
+    return {"useful_tokens_per_s": round(useful / seconds), "padding_share": round(1 - useful / processed, 4),
+            "seconds_per_step": round(seconds / steps, 4), "steps": steps,
+            "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None}
+
+
+def measure_separate(k, args, threads):
+    """K processes of `--worker` started together; their results (each a measure_step)."""
+    command = [sys.executable, "-m", "benchmarks.study_throughput", "--worker", "--device", args.device, "--arch",
+               args.arch, "--precision", args.precision, "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--text-dir", str(args.text_dir)]
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, **env}) for _ in range(k)]
+    results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    if any(p.returncode for p in procs):
+        raise SystemExit("a separate run failed")
+    return {"useful_tokens_per_s": sum(r["useful_tokens_per_s"] for r in results),
+            "seconds_per_step": round(max(r["seconds"] / r["steps"] for r in results), 4), "runs": k}
+
+
+def mps(start: bool):
+    command = ["nvidia-cuda-mps-control", "-d"] if start else ["nvidia-cuda-mps-control"]
+    try:
+        subprocess.run(command, input=None if start else "quit\n", text=True, check=True, capture_output=True,
+                       timeout=30)
+        return True
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"CUDA MPS not available: {error}", file=sys.stderr)
+        return False
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--arch", choices=ARCHS, default="paper")
+    parser.add_argument("--precision", default=None, help="train.precision (default bf16 on a GPU, fp32 on a CPU)")
+    parser.add_argument("--packs", type=int, nargs="+", default=None, help="pack sizes (default 1 4 16 32 GPU, 1 2 4 CPU)")
+    parser.add_argument("--separate", type=int, nargs="*", default=None,
+                        help="numbers of separate runs at once (default 4 on a GPU, 2 on a CPU)")
+    parser.add_argument("--mps", action="store_true", help="also time the separate runs under CUDA MPS")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30 GPU, 3 CPU)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 GPU, 1 CPU)")
+    parser.add_argument("--text-dir", type=Path, default=SHARED)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    args.precision = args.precision or ("bf16" if gpu else "fp32")
+    args.steps = args.steps or (30 if gpu else 3)
+    args.warmup = args.warmup if args.warmup is not None else (5 if gpu else 1)
+    arch, vocab, batch_size = ARCHS[args.arch]
+    lengths, source = dbpedia_lengths(args.text_dir)
+    split = LengthsSplit(lengths, vocab)
+    # the pipeline's step as a stage runs it (CUDA graphs on a GPU); packs run eagerly
+    alone_train = train_config(args.precision, "auto", 4096 if gpu else 1024, batch_size)
+    if args.worker:
+        cfg = member_cfg(arch, alone_train, 0, 4)
+        print(json.dumps(measure_step(cfg, split, vocab, device, args.steps, args.warmup)))
+        return
+    results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch, "vocab": vocab,
+               "batch": batch_size, "precision": args.precision, "sentences": source}
+    probe = resolve_precision(args.precision, device) or torch.float32
+    limit = matmul_rate(device, probe) / flops_per_token(arch, vocab)
+    results["matmul_limit_tokens_per_s"] = round(limit)
+    alone = measure_step(member_cfg(arch, alone_train, 0, 4), split, vocab, device, args.steps, args.warmup)
+    results["alone"] = {"useful_tokens_per_s": alone["useful_tokens_per_s"],
+                        "seconds_per_step": round(alone["seconds"] / alone["steps"], 4),
+                        "peak_memory_gb": alone["peak_memory_gb"]}
+    print(json.dumps({"alone": results["alone"]}), flush=True)
+    threads = torch.get_num_threads()
+    for k in args.separate if args.separate is not None else ([4] if gpu else [2]):
+        results[f"separate {k}"] = measure_separate(k, args, max(1, threads // k))
+        print(json.dumps({f"separate {k}": results[f"separate {k}"]}), flush=True)
+        if args.mps and gpu and mps(True):
+            try:
+                results[f"separate {k} mps"] = measure_separate(k, args, max(1, threads // k))
+            finally:
+                mps(False)
+            print(json.dumps({f"separate {k} mps": results[f"separate {k} mps"]}), flush=True)
+    pack_train = train_config(args.precision, False, 4096 if gpu else 1024, batch_size)
+    for k in args.packs or ([1, 4, 16, 32] if gpu else [1, 2, 4]):
+        try:
+            results[f"pack {k}"] = measure_pack(k, arch, pack_train, split, vocab, device, args.steps, args.warmup)
+        except torch.OutOfMemoryError:
+            results[f"pack {k}"] = {"error": "out of memory"}
+            torch.cuda.empty_cache()
+        print(json.dumps({f"pack {k}": results[f"pack {k}"]}), flush=True)
+    for name, found in results.items():
+        if isinstance(found, dict) and "useful_tokens_per_s" in found:
+            found["vs_alone"] = round(found["useful_tokens_per_s"] / results["alone"]["useful_tokens_per_s"], 2)
+            found["share_of_matmul_limit"] = round(found["useful_tokens_per_s"] / limit, 4)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
