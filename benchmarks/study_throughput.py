@@ -8,8 +8,9 @@ over the runs, with each run's time per step and the peak memory.
 `alone` is the pipeline's own step (`training_setup` + `make_step`, CUDA graphs where a
 pretrain stage uses them); `separate` starts K processes of it at the same time (`--mps`
 first starts CUDA MPS, so that their kernels share the GPU); `pack K` is `pack_step` on K
-HSVAE members with seeds 0..K-1 (each its own batch order: the rows of a pack step are padded
-to the longest member's batch) and priors alpha 1..K. Sentence lengths as train_throughput."""
+HSVAE members with priors alpha 1..K, `--settings-per-seed` S of them per seed (members with
+one seed share a batch order; the rows of a pack step are padded to its longest batch); `--epoch K` times a whole epoch of
+`pretrain_pack` (validation included). Sentence lengths as train_throughput."""
 import argparse
 import json
 import os
@@ -27,7 +28,7 @@ from hsvae.config import defaults_of
 from hsvae.device import resolve_precision
 from hsvae.models.hsvae import HSVAEConfig
 from hsvae.models.packed import MemberRandomness, Pack, pack_batches
-from hsvae.training.pack import StackedAdam, pack_step
+from hsvae.training.pack import Member, StackedAdam, pack_step, pretrain_pack
 from hsvae.training.pretrain import training_setup
 
 
@@ -36,15 +37,19 @@ def member_cfg(arch, train, seed, alpha):
             "train": {**train, "seed": seed}}
 
 
-def measure_pack(k, arch, train, split, vocab, device, steps, warmup):
+def measure_pack(k, arch, train, split, vocab, device, steps, warmup, settings_per_seed=1):
+    """pack_step of K members: settings_per_seed members share each seed (and so their
+    batches), as a study's settings of one replicate do."""
     dtype = resolve_precision(train["precision"], device)
-    setups = [training_setup(member_cfg(arch, train, seed, 1 + seed), split, vocab, device, dtype) for seed in range(k)]
+    seeds = [i // settings_per_seed for i in range(k)]
+    setups = [training_setup(member_cfg(arch, train, seed, 1 + i), split, vocab, device, dtype)
+              for i, seed in enumerate(seeds)]
     pack = Pack([s.model for s in setups]).to(device)
     optimizer = StackedAdam(pack.weights, [train["lr"]] * k)
     randomness = MemberRandomness(device)
     orders = []
-    for seed, setup in enumerate(setups):
-        randomness.seed(seed, seed * 100_003)
+    for i, (seed, setup) in enumerate(zip(seeds, setups)):
+        randomness.seed(i, seed * 100_003)
         orders.append(setup.batches(np.random.default_rng([seed, 0])))
     active = [True] * k
 
@@ -70,6 +75,36 @@ def measure_pack(k, arch, train, split, vocab, device, steps, warmup):
     return {"useful_tokens_per_s": round(useful / seconds), "padding_share": round(1 - useful / processed, 4),
             "seconds_per_step": round(seconds / steps, 4), "steps": steps,
             "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None}
+
+
+def profile_pack(k, arch, train, split, vocab, device, settings_per_seed, path):
+    """The kernels and ops of 3 pack steps (after 2 untimed), the table written to `path`."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        measure_pack(k, arch, train, split, vocab, device, 3, 2, settings_per_seed)
+    sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    path.write_text(prof.key_averages().table(sort_by=sort, row_limit=40, max_name_column_width=60))
+
+
+def measure_packed_epoch(k, arch, train, lengths, vocab, device, settings_per_seed=1):
+    """One epoch of `pretrain_pack` (validation included) of K members on `lengths`, a tenth
+    more sentences as the validation split."""
+    dtype = resolve_precision(train["precision"], device)
+    n = len(lengths) * 10 // 11
+    train_split, valid_split = LengthsSplit(lengths[:n], vocab, 0), LengthsSplit(lengths[n:], vocab, 1)
+    members = [Member(f"member{i}", member_cfg(arch, {**train, "epochs": 1}, i // settings_per_seed, 1 + i))
+               for i in range(k)]
+    sync(device)
+    start = time.perf_counter()
+    finished = pretrain_pack(members, train_split, valid_split, vocab, device, dtype, progress=False)
+    sync(device)
+    seconds = time.perf_counter() - start
+    useful = k * int(lengths[:n].sum() + n)
+    return {"members": k, "train_sentences": n, "valid_sentences": len(lengths) - n, "seconds": round(seconds, 2),
+            "useful_tokens_per_s": round(useful / seconds),
+            "failed": [name for name, result in finished.items() if isinstance(result, str)]}
 
 
 def measure_separate(k, args, threads):
@@ -105,9 +140,15 @@ def main():
     parser.add_argument("--packs", type=int, nargs="+", default=None, help="pack sizes (default 1 4 16 32 GPU, 1 2 4 CPU)")
     parser.add_argument("--separate", type=int, nargs="*", default=None,
                         help="numbers of separate runs at once (default 4 on a GPU, 2 on a CPU)")
+    parser.add_argument("--settings-per-seed", type=int, default=1,
+                        help="pack members per seed: 1 (all replicates, the most padding), 4 (the stability study)")
     parser.add_argument("--mps", action="store_true", help="also time the separate runs under CUDA MPS")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30 GPU, 3 CPU)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 GPU, 1 CPU)")
+    parser.add_argument("--epoch", type=int, default=0, metavar="K",
+                        help="also time one whole epoch of pretrain_pack with K members, validation included")
+    parser.add_argument("--epoch-sentences", type=int, default=None, help="sentences of that epoch (default all)")
+    parser.add_argument("--profile", type=int, default=0, metavar="K", help="also profile a pack of K (to --out .txt)")
     parser.add_argument("--text-dir", type=Path, default=SHARED)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path)
@@ -127,7 +168,8 @@ def main():
         print(json.dumps(measure_step(cfg, split, vocab, device, args.steps, args.warmup)))
         return
     results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch, "vocab": vocab,
-               "batch": batch_size, "precision": args.precision, "sentences": source}
+               "batch": batch_size, "precision": args.precision, "sentences": source,
+               "settings_per_seed": args.settings_per_seed}
     probe = resolve_precision(args.precision, device) or torch.float32
     limit = matmul_rate(device, probe) / flops_per_token(arch, vocab)
     results["matmul_limit_tokens_per_s"] = round(limit)
@@ -149,11 +191,20 @@ def main():
     pack_train = train_config(args.precision, False, 4096 if gpu else 1024, batch_size)
     for k in args.packs or ([1, 4, 16, 32] if gpu else [1, 2, 4]):
         try:
-            results[f"pack {k}"] = measure_pack(k, arch, pack_train, split, vocab, device, args.steps, args.warmup)
+            results[f"pack {k}"] = measure_pack(k, arch, pack_train, split, vocab, device, args.steps, args.warmup,
+                                                args.settings_per_seed)
         except torch.OutOfMemoryError:
             results[f"pack {k}"] = {"error": "out of memory"}
             torch.cuda.empty_cache()
         print(json.dumps({f"pack {k}": results[f"pack {k}"]}), flush=True)
+    if args.epoch:
+        results[f"epoch of pack {args.epoch}"] = measure_packed_epoch(args.epoch, arch, pack_train,
+                                                                      lengths[: args.epoch_sentences], vocab, device,
+                                                                      args.settings_per_seed)
+        print(json.dumps({f"epoch of pack {args.epoch}": results[f"epoch of pack {args.epoch}"]}), flush=True)
+    if args.profile:
+        profile_pack(args.profile, arch, pack_train, split, vocab, device, args.settings_per_seed,
+                     (args.out or Path("study_throughput.json")).with_suffix(".profile.txt"))
     for name, found in results.items():
         if isinstance(found, dict) and "useful_tokens_per_s" in found:
             found["vs_alone"] = round(found["useful_tokens_per_s"] / results["alone"]["useful_tokens_per_s"], 2)

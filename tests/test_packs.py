@@ -65,38 +65,50 @@ MEMBERS = {  # (seed, hparams) per member: different seeds and different priors 
 }
 
 
+# On a GPU too (its random streams are other generators); cuDNN's GRU in full fp32 there.
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", sorted(MEMBERS))
 @pytest.mark.parametrize("ce_chunk", [0, 64])
-def test_pack_steps_are_the_members_own_steps(name, ce_chunk):
+def test_pack_steps_are_the_members_own_steps(name, ce_chunk, device, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    device = torch.device(device)
     members = MEMBERS[name]
     lrs, clip = [1e-3, 3e-3, 1e-2], 1.0  # small enough that some members' gradients are clipped
     models = []
     for seed, hparams in members:
         torch.manual_seed(seed)
-        models.append(build_vae(name, 30, ARCH, {**HPARAMS[name], **hparams}, ce_chunk=ce_chunk))
+        models.append(build_vae(name, 30, ARCH, {**HPARAMS[name], **hparams}, ce_chunk=ce_chunk).to(device))
     pack = Pack([copy.deepcopy(m) for m in models])
     # Adam divides each gradient by its own running size: an element whose gradient is at
     # rounding level (1e-9 here, 1e-5 relative to the largest) may step by up to lr either way.
     # A larger eps keeps the comparison to what the pack computes; the Adam test below
     # checks the update at the default eps on identical gradients.
     optimizer = StackedAdam(pack.weights, lrs, eps=1e-3)
-    randomness = MemberRandomness(CPU)
-    batches = [batches_of(seed, [6, 4][::1 if seed % 2 else -1]) for seed, _ in members]
+    randomness = MemberRandomness(device)
+    batches = [[b.to(device) for b in batches_of(seed, [6, 4][::1 if seed % 2 else -1])] for seed, _ in members]
     for k, (seed, _) in enumerate(members):
         randomness.seed(k, seed * 100_003)
-    packed = [pack_step(pack, optimizer, pack_batches([b[step] for b in batches]), randomness, [True] * 3, CPU, None,
-                      clip)[0] for step in range(2)]
+    packed = [pack_step(pack, optimizer, pack_batches([b[step].to("cpu") for b in batches]).to(device), randomness,
+                        [True] * 3, device, None, clip)[0] for step in range(2)]
     clipped = 0
     for k, ((seed, _), model) in enumerate(zip(members, models)):
-        run_step = make_step(model.loss_terms, torch.optim.Adam(model.parameters(), lr=lrs[k], eps=1e-3), CPU, grad_clip=clip)
+        optimizer = torch.optim.Adam(model.parameters(), lr=lrs[k], eps=1e-3)
+        run_step = make_step(model.loss_terms, optimizer, device, grad_clip=clip)
         torch.manual_seed(seed * 100_003)
         for step in range(2):
             values, norm = run_step(batches[k][step])
             clipped += float(norm) > clip
             for key, value in values.items():
                 assert float(packed[step][k][key].detach()) == pytest.approx(float(value), rel=1e-5), (k, step, key)
+        # weights to 1e-5 relative, or within a thousandth of one learning-rate step (on CUDA
+        # the reductions' order differs: gaps of up to 4e-7 measured on an H200)
         for key, value in model.state_dict().items():
-            assert torch.allclose(pack.member(k).state_dict()[key], value, rtol=1e-5, atol=1e-7), (k, key)
+            found = pack.member(k).state_dict()[key]
+            gap = float(((found - value).abs() - 1e-5 * value.abs()).max())
+            assert torch.allclose(found, value, rtol=1e-5, atol=1e-3 * lrs[k]), (k, key, f"gap {gap:.3g}")
     assert clipped > 0
 
 

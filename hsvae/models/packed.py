@@ -27,41 +27,89 @@ from hsvae.models.vae import VAE
 def gru_layer(x, w_ih, w_hh, b_ih, b_hh):
     """A one-layer GRU per member: x (K, B, T, I), weights as nn.GRU's stacked over K
     ((K, 3H, I), (K, 3H, H), (K, 3H), (K, 3H), gates r, z, n) -> states (K, B, T, H).
-    The gates run in fp32 under autocast (the matmuls in its dtype)."""
+    Matmuls in the autocast dtype, the gates and the state in fp32."""
     k, b, t, _ = x.shape
-    hidden = w_hh.shape[-1]
     projected = torch.baddbmm(b_ih.unsqueeze(1), x.reshape(k, b * t, -1), w_ih.transpose(1, 2))
-    projected = projected.view(k, b, t, 3 * hidden).float()
-    w_hh_t, b_hh = w_hh.transpose(1, 2), b_hh.unsqueeze(1)
-    h = x.new_zeros(k, b, hidden, dtype=torch.float32)
-    states = []
-    for step in range(t):
-        x_r, x_z, x_n = projected[:, :, step].chunk(3, -1)
-        h_r, h_z, h_n = torch.baddbmm(b_hh, h, w_hh_t).float().chunk(3, -1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        h = n + z * (h - n)  # (1 - z) n + z h
-        states.append(h)
-    return torch.stack(states, 2)
+    dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else torch.float32
+    return _Recurrence.apply(projected.view(k, b, t, -1).float(), w_hh, b_hh, dtype)
+
+
+class _Recurrence(torch.autograd.Function):
+    """The GRU's recurrence over time given the input projections, with its backward pass
+    written out: per time step one batched matmul and a few elementwise ops each way, the
+    weight gradients as one matmul over all time steps, and only the gates kept for it."""
+
+    @staticmethod
+    def forward(ctx, projected, w_hh, b_hh, dtype):
+        k, b, t, three_h = projected.shape
+        hidden = three_h // 3
+        w_t = w_hh.to(dtype).transpose(1, 2)
+        bias = b_hh.to(dtype).unsqueeze(1)
+        states = projected.new_empty(k, b, t, hidden)
+        rz_all = projected.new_empty(k, b, t, 2 * hidden)
+        n_all, hn_all = projected.new_empty(k, b, t, hidden), projected.new_empty(k, b, t, hidden)
+        h = projected.new_zeros(k, b, hidden)
+        for step in range(t):  # each result written in place into what backward keeps: few ops per step
+            gh = torch.baddbmm(bias, h.to(dtype), w_t)
+            rz, n, hn = rz_all[:, :, step], n_all[:, :, step], hn_all[:, :, step]
+            torch.add(projected[:, :, step, : 2 * hidden], gh[..., : 2 * hidden], out=rz).sigmoid_()
+            hn.copy_(gh[..., 2 * hidden:])
+            r, z = rz.chunk(2, -1)
+            torch.addcmul(projected[:, :, step, 2 * hidden:], r, hn, out=n).tanh_()
+            h = torch.lerp(n, h, z, out=states[:, :, step])  # (1 - z) n + z h
+        ctx.save_for_backward(w_hh, states, rz_all, n_all, hn_all)
+        ctx.dtype = dtype
+        return states
+
+    @staticmethod
+    def backward(ctx, grad_states):
+        w_hh, states, rz_all, n_all, hn_all = ctx.saved_tensors
+        k, b, t, hidden = states.shape
+        w = w_hh.to(ctx.dtype)
+        grad_pre = states.new_empty(k, b, t, 3 * hidden)  # d loss / d (x W_ih + b_ih), gates r z n
+        grad_hidden_pre = states.new_empty(k, b, t, 3 * hidden)  # d loss / d (h W_hh + b_hh)
+        previous = torch.cat([states.new_zeros(k, b, 1, hidden), states[:, :, :-1]], 2)
+        dh = grad_states.new_zeros(k, b, hidden)
+        for step in reversed(range(t)):
+            dh = dh + grad_states[:, :, step]
+            r, z = rz_all[:, :, step].chunk(2, -1)
+            n = n_all[:, :, step]
+            d_n = dh * (1 - z) * (1 - n * n)
+            d_z = dh * (previous[:, :, step] - n) * z * (1 - z)
+            d_r = d_n * hn_all[:, :, step] * r * (1 - r)
+            grad_pre[:, :, step] = torch.cat([d_r, d_z, d_n], -1)
+            grad_hidden_pre[:, :, step] = torch.cat([d_r, d_z, d_n * r], -1)
+            dh = dh * z + torch.bmm(grad_hidden_pre[:, :, step].to(ctx.dtype), w).float()
+        flat = grad_hidden_pre.view(k, b * t, 3 * hidden)
+        grad_w_hh = torch.bmm(flat.transpose(1, 2).to(ctx.dtype), previous.reshape(k, b * t, hidden).to(ctx.dtype))
+        return grad_pre, grad_w_hh.to(w_hh.dtype), flat.sum(1).to(w_hh.dtype), None
 
 
 @dataclass
 class PackedBatch:
     """One step's batches of the members, padded to a common (rows, length); a member with
     no batch this step has `rows` 0. The decoder's scored positions index each member's
-    flattened (B, T + 1) sequence, as in Batch."""
+    flattened (B, T + 1) sequence, as in Batch; all members' are one tensor, `counts` long
+    per member, so that a step moves six tensors to the device whatever K is."""
     tokens: torch.Tensor  # (K, B, T)
     lengths: torch.Tensor  # (K, B), 1 for padding rows
-    rows: list  # real rows per member
-    positions: list  # per member (N_k,)
-    targets: list
-    weights: list
+    rows: list  # real rows per member (host ints)
+    row_counts: torch.Tensor  # the same, (K,) float64, for the device's sums
+    counts: list  # scored positions per member (host ints)
+    positions: torch.Tensor  # (sum of counts,)
+    targets: torch.Tensor
+    weights: torch.Tensor
 
     def to(self, device):
-        move = [to_device(t, device) for t in (self.tokens, self.lengths)]
-        return PackedBatch(*move, self.rows, *([to_device(t, device) for t in ts]
-                                               for ts in (self.positions, self.targets, self.weights)))
+        moved = (to_device(t, device) for t in (self.tokens, self.lengths))
+        return PackedBatch(*moved, self.rows, to_device(self.row_counts, device), self.counts,
+                           *(to_device(t, device) for t in (self.positions, self.targets, self.weights)))
+
+    def member(self, k: int):
+        """Member k's (positions, targets, weights): views of the packed tensors."""
+        start = sum(self.counts[:k])
+        part = slice(start, start + self.counts[k])
+        return self.positions[part], self.targets[part], self.weights[part]
 
 
 def pack_batches(batches: list) -> PackedBatch:
@@ -75,9 +123,6 @@ def pack_batches(batches: list) -> PackedBatch:
     for k, batch in enumerate(batches):
         if batch is None:
             counts.append(0)
-            positions.append(torch.zeros(0, dtype=torch.long))
-            targets.append(torch.zeros(0, dtype=torch.long))
-            weights.append(torch.zeros(0))
             continue
         n, length = batch.tokens.shape
         tokens[k, :n, :length], lengths[k, :n] = batch.tokens, batch.lengths
@@ -85,8 +130,10 @@ def pack_batches(batches: list) -> PackedBatch:
         positions.append(row * (width + 1) + step)
         targets.append(batch.targets)
         weights.append(batch.weights)
-        counts.append(n)
-    return PackedBatch(tokens, lengths, counts, positions, targets, weights)
+        counts.append(len(batch.positions))
+    rows_of = [len(b) if b is not None else 0 for b in batches]
+    return PackedBatch(tokens, lengths, rows_of, torch.tensor(rows_of, dtype=torch.float64), counts,
+                       torch.cat(positions), torch.cat(targets), torch.cat(weights))
 
 
 class MemberRandomness:
@@ -187,34 +234,37 @@ class Pack(nn.Module):
         k, rows, width = tokens.shape
         states = self._gru("encoder", self._embed(tokens))
         last = (lengths - 1).view(k, rows, 1, 1).expand(k, rows, 1, states.shape[-1])
-        features = states.gather(2, last).squeeze(2)
+        # Members' slices by unbind: its backward stacks the K gradients in one op, where K
+        # separate index ops would each add a full-size zero gradient.
+        features = states.gather(2, last).squeeze(2).unbind(0)
+        heads = {name: self.stacked(name).unbind(0) for name in self.heads}
         results, codes = [None] * k, []
         for m in range(k):
             n = batch.rows[m]
             if active[m] and n:
                 with randomness.member(m):
-                    weights = {f"model.{name}": self.stacked(name)[m] for name in self.heads}
-                    z, results[m] = torch.func.functional_call(self.latents[m], weights, (features[m, :n],))
+                    weights = {f"model.{name}": heads[name][m] for name in self.heads}
+                    z, results[m] = torch.func.functional_call(self.latents[m], weights, (features[m][:n],))
                 codes.append(F.pad(z, (0, 0, 0, rows - n)))
             else:
-                codes.append(features.new_zeros(rows, self.models[m].latent_dim))
+                codes.append(features[m].new_zeros(rows, self.models[m].latent_dim))
         z = torch.stack(codes)
         inputs = torch.cat([torch.full((k, rows, 1), EOS, dtype=tokens.dtype, device=tokens.device), tokens], 2)
         embedded = self._embed(inputs)
         steps = torch.cat([embedded, z.to(embedded.dtype).unsqueeze(2).expand(-1, -1, width + 1, -1)], -1)
-        states = self._gru("decoder", steps)
-        out_weight, out_bias = self.stacked("decoder.output.weight"), self.stacked("decoder.output.bias")
+        states = self._gru("decoder", steps).unbind(0)
+        out_weight, out_bias = self.stacked("decoder.output.weight").unbind(0), self.stacked("decoder.output.bias").unbind(0)
         for m, terms in enumerate(results):
             if terms is None:
                 continue
-            scored = states[m].reshape(rows * (width + 1), -1).index_select(0, batch.positions[m])
+            positions, targets, weights = batch.member(m)
+            scored = states[m].reshape(rows * (width + 1), -1).index_select(0, positions)
             if self.ce_chunk:
-                total = linear_cross_entropy(scored, out_weight[m], out_bias[m], batch.targets[m], batch.weights[m],
-                                             self.ce_chunk)
+                total = linear_cross_entropy(scored, out_weight[m], out_bias[m], targets, weights, self.ce_chunk)
             else:
-                token_loss = F.cross_entropy(F.linear(scored, out_weight[m], out_bias[m]).float(), batch.targets[m],
+                token_loss = F.cross_entropy(F.linear(scored, out_weight[m], out_bias[m]).float(), targets,
                                              reduction="none")
-                total = (token_loss * batch.weights[m]).sum()
+                total = (token_loss * weights).sum()
             terms = {"rec": total / batch.rows[m], **terms}
             results[m] = {**terms, "total": self.models[m].weighted_total(terms)}
         return results

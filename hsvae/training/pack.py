@@ -75,7 +75,7 @@ def pack_step(pack: Pack, optimizer: StackedAdam, batch, randomness, active, dev
         scale = (grad_clip / (norms + 1e-6)).clamp(max=1.0)
         for g in grads:
             g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)).to(g.dtype))
-    optimizer.step(torch.tensor([r is not None for r in results], device=device))
+    optimizer.step(batch.row_counts > 0)  # the members with a batch: those with results
     for p in pack.weights:
         p.grad = None
     return results, norms
@@ -116,20 +116,18 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
                        for k, o in enumerate(orders)]
             if not any(b is not None for b in batches):
                 break
-            results, norms = pack_step(pack, optimizer, pack_batches(batches).to(device), randomness, active,
-                                       device, dtype, trains[0]["grad_clip"])
+            packed = pack_batches(batches).to(device)
+            results, norms = pack_step(pack, optimizer, packed, randomness, active, device, dtype, trains[0]["grad_clip"])
             keys = next(r for r in results if r is not None).keys()
             if guard is None:
                 guard = Guard(names, keys, device, ceiling)
                 sums = torch.zeros(len(members), len(guard.keys), dtype=torch.float64, device=device)
-            present = [r is not None for r in results]
             values = torch.stack([torch.stack([r[key].double() for key in guard.keys]) if r is not None
                                   else torch.zeros(len(guard.keys), dtype=torch.float64, device=device)
                                   for r in results])
-            guard.update(step, values, norms, torch.tensor(present, device=device))
-            rows = [len(b) if b is not None else 0 for b in batches]
-            sums += values * torch.tensor(rows, dtype=torch.float64, device=device)[:, None]
-            counts += rows
+            guard.update(step, values, norms, packed.row_counts > 0)
+            sums += values * packed.row_counts[:, None]
+            counts += packed.rows
             if step % CHECK_EVERY == 0:
                 for k, error in guard.read(epoch, step).items():
                     stop(k, error)
