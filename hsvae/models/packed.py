@@ -137,34 +137,36 @@ def pack_batches(batches: list) -> PackedBatch:
 
 
 class MemberRandomness:
-    """Each member's random stream: the global generators' states swapped in around its
-    draws, so that member k draws exactly what its own run draws from torch.manual_seed."""
+    """Each member's random stream, swapped into the global generators around its draws, so
+    that member k draws exactly what its own run draws from torch.manual_seed. The CUDA
+    generator swaps state objects (graphsafe_set_state: no copy between host and device,
+    which would wait for the device at every swap); the CPU generator's state is copied."""
 
     def __init__(self, device: torch.device):
-        self.cuda = device.type == "cuda"
+        self.cuda = (torch.cuda.default_generators[device.index if device.index is not None
+                                                   else torch.cuda.current_device()]
+                     if device.type == "cuda" else None)
         self.states = {}
-
-    def _get(self):
-        return torch.get_rng_state(), torch.cuda.get_rng_state() if self.cuda else None
-
-    def _set(self, state):
-        torch.set_rng_state(state[0])
-        if self.cuda:
-            torch.cuda.set_rng_state(state[1])
 
     def seed(self, k: int, seed: int):
         torch.manual_seed(seed)
-        self.states[k] = self._get()
+        self.states[k] = torch.get_rng_state(), self.cuda.clone_state() if self.cuda else None
 
     @contextlib.contextmanager
     def member(self, k: int):
-        outside = self._get()
-        self._set(self.states[k])
+        cpu, cuda = self.states[k]
+        outside_cpu = torch.get_rng_state()
+        torch.set_rng_state(cpu)
+        if self.cuda:
+            outside_cuda = self.cuda.graphsafe_get_state()
+            self.cuda.graphsafe_set_state(cuda)  # draws now advance the member's own state object
         try:
             yield
         finally:
-            self.states[k] = self._get()
-            self._set(outside)
+            self.states[k] = torch.get_rng_state(), cuda
+            torch.set_rng_state(outside_cpu)
+            if self.cuda:
+                self.cuda.graphsafe_set_state(outside_cuda)
 
 
 class _Latent(nn.Module):
