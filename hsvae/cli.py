@@ -122,17 +122,11 @@ def neighbours_command(args):
         print(f"{score:.4f}\t{index}\t{sentence}")
 
 
-# Points per pack by default: packs train faster than separate runs only where one run leaves
-# the device idle (a GPU); on CPU cores a pack is slower per token (docs/studies.md).
-PACK_ON_GPU = 16
-
-
 def study_run_command(args):
     from hsvae.studies.run import run_study
 
-    pack = getattr(args, "pack", None) or (PACK_ON_GPU if args.gpus_per_run else 1)
     result = run_study(args.name, args.set, args.address, args.cpus_per_run, args.gpus_per_run, args.git_remote,
-                       pack=pack)
+                       pack=args.pack)
     print(f"study {args.name}: {result['ran']} ran, {result['skipped']} already done, {len(result['failed'])} failed")
     for name, error in result["failed"].items():
         print(f"failed: {name}: {error}", file=sys.stderr)
@@ -197,9 +191,9 @@ def _parser():
     run.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (or pack)")
     run.add_argument("--gpus-per-run", type=float, default=0.0,
                      help="Ray GPUs per run (or pack); fractions share a GPU between runs (e.g. 0.25)")
-    run.add_argument("--pack", type=_positive, default=argparse.SUPPRESS,
-                     help="points of one shape trained as one packed model per Ray task (default: "
-                          f"{PACK_ON_GPU} with --gpus-per-run, 1 without)")
+    run.add_argument("--pack", type=_positive, default=1,
+                     help="points of one shape whose VAEs train as one packed model in one Ray task: fewer host "
+                          "cores per run; separate runs are faster where cores are plenty (docs/studies.md)")
     run.add_argument("--git-remote", help="machines share no filesystem: a git URL the workers clone from and "
                                           "push experiments to (with the repository's default DVC remote)")
     report = actions.add_parser("report", parents=[settings], formatter_class=formatter,

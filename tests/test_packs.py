@@ -102,8 +102,9 @@ def test_pack_steps_are_the_members_own_steps(name, ce_chunk, device, monkeypatc
             values, norm = run_step(batches[k][step])
             clipped += float(norm) > clip
             for key, value in values.items():
-                # abs: the MMD estimate is a difference of kernel means, near 0 (on CUDA 1e-5 relative of it is noise)
-                assert float(packed[step][k][key].detach()) == pytest.approx(float(value), rel=1e-5, abs=1e-6), (
+                # abs: the MMD estimate is a difference of kernel means that cancel, so its rounding
+                # is that of the means (on an H200 one member's differed by more than 1e-6)
+                assert float(packed[step][k][key].detach()) == pytest.approx(float(value), rel=1e-5, abs=1e-5), (
                     k, step, key)
         # weights to 1e-5 relative, or within a thousandth of one learning-rate step (on CUDA
         # the reductions' order differs: gaps of up to 4e-7 measured on an H200)
