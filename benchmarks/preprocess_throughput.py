@@ -9,7 +9,6 @@ Text: the authors' DBpedia sentences (real lengths and vocabulary), cycled to th
 count; synthetic text when the folder is absent."""
 import argparse
 import csv
-import json
 import resource
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import report
 from hsvae.data.preprocess import Tokenizer, clean, preprocess
 from hsvae.data.synthetic import SyntheticCorpus
 
@@ -79,10 +79,7 @@ def main():
             tokenizer(text)
         results["one_process_clean_tokenize_lower_sentences_per_s"] = len(pool) / (time.perf_counter() - start)
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(results, args.out)
 
 
 if __name__ == "__main__":

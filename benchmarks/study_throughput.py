@@ -22,8 +22,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.train_throughput import (ARCHS, SHARED, LengthsSplit, dbpedia_lengths, device_name, flops_per_token,
-                                         matmul_rate, measure_step, sync, train_config)
+from benchmarks import report
+from benchmarks.train_throughput import (
+    ARCHS,
+    SHARED,
+    LengthsSplit,
+    dbpedia_lengths,
+    device_name,
+    flops_per_token,
+    matmul_rate,
+    measure_step,
+    sync,
+    train_config,
+)
 from hsvae.config import defaults_of
 from hsvae.device import resolve_precision
 from hsvae.models.hsvae import HSVAEConfig
@@ -110,8 +121,8 @@ def measure_packed_epoch(k, arch, train, lengths, vocab, device, settings_per_se
 def measure_separate(k, args, threads):
     """K processes of `--worker` started together; their results (each a measure_step)."""
     command = [sys.executable, "-m", "benchmarks.study_throughput", "--worker", "--device", args.device, "--arch",
-               args.arch, "--precision", args.precision, "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--text-dir", str(args.text_dir)]
+               args.arch, "--precision", args.precision, "--steps", str(args.steps), "--alone-warmup",
+               str(args.alone_warmup), "--text-dir", str(args.text_dir)]
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, **env}) for _ in range(k)]
     results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
@@ -144,7 +155,10 @@ def main():
                         help="pack members per seed: 1 (all replicates, the most padding), 4 (the stability study)")
     parser.add_argument("--mps", action="store_true", help="also time the separate runs under CUDA MPS")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30 GPU, 3 CPU)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed steps first (default 5 GPU, 1 CPU)")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed pack steps first (default 5 GPU, 1 CPU)")
+    parser.add_argument("--alone-warmup", type=int, default=None,
+                        help="untimed steps of the single runs (default 250 on a GPU: every batch shape's CUDA graph "
+                             "captured, as train_throughput; 1 on a CPU)")
     parser.add_argument("--epoch", type=int, default=0, metavar="K",
                         help="also time one whole epoch of pretrain_pack with K members, validation included")
     parser.add_argument("--epoch-sentences", type=int, default=None, help="sentences of that epoch (default all)")
@@ -158,6 +172,7 @@ def main():
     args.precision = args.precision or ("bf16" if gpu else "fp32")
     args.steps = args.steps or (30 if gpu else 3)
     args.warmup = args.warmup if args.warmup is not None else (5 if gpu else 1)
+    args.alone_warmup = args.alone_warmup if args.alone_warmup is not None else (250 if gpu else 1)
     arch, vocab, batch_size = ARCHS[args.arch]
     lengths, source = dbpedia_lengths(args.text_dir)
     split = LengthsSplit(lengths, vocab)
@@ -165,15 +180,16 @@ def main():
     alone_train = train_config(args.precision, "auto", 4096 if gpu else 1024, batch_size)
     if args.worker:
         cfg = member_cfg(arch, alone_train, 0, 4)
-        print(json.dumps(measure_step(cfg, split, vocab, device, args.steps, args.warmup)))
+        print(json.dumps(measure_step(cfg, split, vocab, device, args.steps, args.alone_warmup)))
         return
     results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch, "vocab": vocab,
                "batch": batch_size, "precision": args.precision, "sentences": source,
-               "settings_per_seed": args.settings_per_seed}
+               "settings_per_seed": args.settings_per_seed, "steps": args.steps, "pack_warmup": args.warmup,
+               "alone_warmup": args.alone_warmup}
     probe = resolve_precision(args.precision, device) or torch.float32
     limit = matmul_rate(device, probe) / flops_per_token(arch, vocab)
     results["matmul_limit_tokens_per_s"] = round(limit)
-    alone = measure_step(member_cfg(arch, alone_train, 0, 4), split, vocab, device, args.steps, args.warmup)
+    alone = measure_step(member_cfg(arch, alone_train, 0, 4), split, vocab, device, args.steps, args.alone_warmup)
     results["alone"] = {"useful_tokens_per_s": alone["useful_tokens_per_s"],
                         "seconds_per_step": round(alone["seconds"] / alone["steps"], 4),
                         "peak_memory_gb": alone["peak_memory_gb"]}
@@ -209,10 +225,7 @@ def main():
         if isinstance(found, dict) and "useful_tokens_per_s" in found:
             found["vs_alone"] = round(found["useful_tokens_per_s"] / results["alone"]["useful_tokens_per_s"], 2)
             found["share_of_matmul_limit"] = round(found["useful_tokens_per_s"] / limit, 4)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(results, args.out)
 
 
 if __name__ == "__main__":

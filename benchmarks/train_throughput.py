@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks import report
 from hsvae.config import defaults_of
 from hsvae.data.batching import collate
 from hsvae.device import resolve_precision
@@ -166,10 +167,7 @@ def main():
     if "fp32" in results:
         for name in configs:
             results[name]["vs_fp32"] = round(results[name]["useful_tokens_per_s"] / results["fp32"]["useful_tokens_per_s"], 3)
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report(results, args.out)
 
 
 if __name__ == "__main__":

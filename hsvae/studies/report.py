@@ -3,6 +3,7 @@ means and standard deviations over replicates, the paper's figures for the famil
 and reports/studies/NAME/README.md."""
 import ast
 import io
+import json
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hsvae.analysis.figures import SUMMARY_KEYS  # noqa: E402
+from hsvae.analysis.figures import DISPLAY_NAMES, SUMMARY_KEYS  # noqa: E402
 from hsvae.atomic import atomic_path  # noqa: E402
 from hsvae.models.registry import VAE_MODELS  # noqa: E402
 from hsvae.pipeline.params import load, study_points  # noqa: E402
@@ -112,9 +113,50 @@ def curves(runs: pd.DataFrame, metric: str, repo=".", rev="HEAD") -> dict:
     return found
 
 
+GREEK = {"alpha": "α", "beta": "β", "psi": "ψ", "lambda": "λ", "gamma": "γ"}
+GAMMA_SEPARATION = "γ separation: mean distance between\nclasses' shares of sentences per dimension on"
+
+
 def _label(setting: dict) -> str:
-    return ", ".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
-                     for k, v in setting.items())
+    parts = ", ".join(f"{GREEK.get(k.split('.')[-1], k.split('.')[-1])}={v:g}" if isinstance(v, (int, float))
+                      else f"{k}={v}" for k, v in setting.items())
+    if {"model.alpha", "model.beta"} <= set(setting):
+        return f"α/(α+β)={setting['model.alpha'] / (setting['model.alpha'] + setting['model.beta']):.2f} ({parts})"
+    return parts
+
+
+def _settings_in_order(part: pd.DataFrame, names: list) -> list:
+    """[(setting dict, its runs)] ordered as the prior orders them (HSVAE: by alpha/(alpha+beta);
+    otherwise by the settings' values), so legends and colours read in that order."""
+    groups = [(dict(zip(names, np.atleast_1d(key))), group) for key, group in part.groupby(names, sort=False)]
+
+    def order(item):
+        setting = item[0]
+        if {"model.alpha", "model.beta"} <= set(setting):
+            return (setting["model.alpha"] / (setting["model.alpha"] + setting["model.beta"]),)
+        return tuple(v if isinstance(v, (int, float)) else str(v) for v in setting.values())
+
+    return sorted(groups, key=order)
+
+
+def _replicates(runs: pd.DataFrame, keys) -> str:
+    """'n = 3' runs per setting (or 'n = 2-3' where settings have different numbers)."""
+    sizes = runs.groupby([*keys, "model"], dropna=False).size()
+    low, high = int(sizes.min()), int(sizes.max())
+    return f"n = {low}" if low == high else f"n = {low}-{high}"
+
+
+def _classes(runs: pd.DataFrame, repo, rev) -> int | None:
+    """The number of classes of the study's corpus, from an experiment's reports/data/stats.json."""
+    commit = _commit(repo, rev)
+    shown = subprocess.run(["git", "show", f"{experiment_ref(commit, runs['experiment'].iloc[0])}:reports/data/stats.json"],
+                           cwd=repo, capture_output=True, text=True)
+    return json.loads(shown.stdout)["classes"] if shown.returncode == 0 else None
+
+
+def _chance(ax, classes):
+    if classes:
+        ax.axhline(1 / classes, color="grey", ls="--", lw=1, label=f"chance (1/{classes})")
 
 
 def _varied(part: pd.DataFrame, keys) -> list:
@@ -126,64 +168,70 @@ def _varied(part: pd.DataFrame, keys) -> list:
 
 def figure_stability(runs, keys, out: Path, repo, rev, caption):
     """Fig. 3 for families of runs: validation Average Hoyer per epoch, mean over replicates as a
-    line and one standard deviation as a band; MAT-VAE on top, HSVAE below; samples and means.
-    Then the final test Average Hoyer against the prior (HSVAE: alpha/(alpha+beta))."""
+    line and one standard deviation as a band; MAT-VAE on top, HSVAE below; samples and means,
+    on one y scale. Then the final test Average Hoyer against the prior (HSVAE:
+    alpha/(alpha+beta)) or the loss weights (MAT-VAE: psi, lambda). Settings keep one colour,
+    in the prior's order."""
     models = [m for m in ("mat_vae", "hsvae") if m in set(runs["model"])]
-    fig, axes = plt.subplots(len(models), 2, figsize=(12, 4 * len(models)), squeeze=False)
+    n = _replicates(runs, keys)
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False, sharey=True)
     rows = []  # the bands' data, for `dvc plots show` (curves.csv)
-    for column, metric in enumerate(("ah_sample", "ah_mean")):
+    for column, (metric, what) in enumerate((("ah_sample", "samples of z"), ("ah_mean", "posterior means"))):
         found = curves(runs, metric, repo, rev)
         for row, model in enumerate(models):
             ax = axes[row][column]
             part = runs[runs["model"] == model]
-            names = _varied(part, keys)
-            for setting, group in part.groupby(names, sort=False):
+            settings = _settings_in_order(part, _varied(part, keys))
+            colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(settings)))
+            for colour, (setting, group) in zip(colours, settings):
                 series = [found[e, model] for e in group["experiment"] if (e, model) in found]
                 if not series:
                     continue
                 length = min(map(len, series))
                 stack = np.stack([s[:length] for s in series])
                 epochs, mean, std = np.arange(1, length + 1), stack.mean(0), stack.std(0, ddof=1) if len(stack) > 1 else 0
-                label = _label(dict(zip(names, np.atleast_1d(setting))))
-                line, = ax.plot(epochs, mean, marker="o", ms=3, label=label)
+                label = _label(setting)
+                ax.plot(epochs, mean, marker="o", ms=3, color=colour, label=label)
                 rows += [{"model": model, "setting": label, "metric": metric, "epoch": int(e), "mean": float(m),
                           "std": float(np.broadcast_to(std, mean.shape)[i]), "replicates": len(stack)}
                          for i, (e, m) in enumerate(zip(epochs, mean))]
-                ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
-            ax.set(title=f"{model}: Average Hoyer on {metric.split('_')[1]}s (valid)", xlabel="epoch",
-                   ylabel="Average Hoyer (mean ± std over replicates)")
-            ax.legend(fontsize=8)
-    fig.suptitle(f"Fig. 3 over replicates - {caption}", fontsize=10)
+                ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2)
+            ax.set(title=f"{DISPLAY_NAMES.get(model, model)}: Average Hoyer on {what} (validation)", xlabel="epoch",
+                   ylabel=f"Average Hoyer (mean ± std, {n})" if column == 0 else None)
+            ax.legend(fontsize=7, title="prior" if model == "hsvae" else "loss weights", title_fontsize=7)
+    fig.suptitle(f"Fig. 3 over replicates — {caption}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "hoyer_epochs.png", dpi=110)
+    fig.savefig(out / "hoyer_epochs.png", dpi=100)
     plt.close(fig)
     pd.DataFrame(rows).to_csv(out / "curves.csv", index=False)
 
-    fig, axes = plt.subplots(1, len(models), figsize=(6 * len(models), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.2), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
         part = runs[runs["model"] == model].copy()
         if model == "hsvae":
             part["x"] = part["model.alpha"] / (part["model.alpha"] + part["model.beta"])
-            xlabel = "prior mean alpha / (alpha + beta)"
+            xlabel, title = "prior mean of γ: α / (α + β)", "HSVAE: final sparsity against its prior"
             # the points as data DVC can draw (plain column names: Vega reads dots as nesting)
             part[["x", "replicate", "ah_sample", "ah_mean"]].rename(columns={"x": "prior_mean"}).sort_values(
                 ["prior_mean", "replicate"]).to_csv(out / "hsvae_prior.csv", index=False)
         else:
-            part["x"] = [f"psi={p:g}\nlambda={lam:g}" for p, lam in zip(part["mat_vae.psi"], part["mat_vae.lambda"])]
-            xlabel = "(psi, lambda)"
+            part = part.sort_values(["mat_vae.psi", "mat_vae.lambda"])
+            part["x"] = [f"ψ={p:g}\nλ={lam:g}" for p, lam in zip(part["mat_vae.psi"], part["mat_vae.lambda"])]
+            xlabel = "loss weights: KL (ψ) and MMD (λ); the prior is fixed"
+            title = f"{DISPLAY_NAMES.get(model, model)}: final sparsity against its loss weights"
         stats = part.groupby("x", sort=model == "hsvae")[["ah_sample", "ah_mean"]].agg(["mean", "std"])
         positions = stats.index if model == "hsvae" else np.arange(len(stats))
-        for metric, marker in (("ah_sample", "o"), ("ah_mean", "s")):
+        for metric, marker, what in (("ah_sample", "o", "samples of z"), ("ah_mean", "s", "posterior means")):
             ax.errorbar(positions, stats[metric]["mean"], yerr=stats[metric]["std"].fillna(0), marker=marker,
-                        capsize=4, label=f"Average Hoyer on {metric.split('_')[1]}s (test)")
+                        capsize=4, label=f"on {what} (test)")
         if model != "hsvae":
             ax.set_xticks(positions, stats.index, fontsize=8)
-        ax.set(title=f"{model}: final sparsity against its prior", xlabel=xlabel, ylabel="Average Hoyer (mean ± std)",
+        ax.set(title=title, xlabel=xlabel, ylabel=f"Average Hoyer (mean ± std, {n})" if model == models[0] else None,
                ylim=(0, 1))
         ax.legend(fontsize=8)
-    fig.suptitle(caption, fontsize=10)
+    fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "hoyer_prior.png", dpi=110)
+    fig.savefig(out / "hoyer_prior.png", dpi=100)
     plt.close(fig)
     return [("Average Hoyer over training (mean ± std)", "hoyer_epochs.png"),
             ("Final Average Hoyer against the prior", "hoyer_prior.png")]
@@ -206,23 +254,30 @@ def matched_reconstruction(runs: pd.DataFrame) -> pd.DataFrame:
 
 def figure_fig2(runs, keys, out: Path, repo, rev, caption):
     """Fig. 2 over runs: accuracy against Average Hoyer (samples) for every run, coloured by
-    reconstruction loss; then each sparse run beside the dense VAE of closest reconstruction."""
+    reconstruction loss, the supervised baselines (no codes) as lines and chance; then each
+    sparse run beside the dense VAE of closest reconstruction."""
+    classes, n = _classes(runs, repo, rev), _replicates(runs, keys)
     coded = runs[runs["ah_sample"].notna()]
     fig, ax = plt.subplots(figsize=(8, 5))
     markers = dict(zip(VAE_MODELS, "osD^v<>"))
     scatter = None
     for model, part in coded.groupby("model"):
         scatter = ax.scatter(part["ah_sample"], part["accuracy"], c=part["rec"], cmap="viridis", vmin=coded["rec"].min(),
-                             vmax=coded["rec"].max(), marker=markers.get(model, "o"), s=60, label=model, edgecolors="k")
+                             vmax=coded["rec"].max(), marker=markers.get(model, "o"), s=60, edgecolors="k",
+                             label=DISPLAY_NAMES.get(model, model))
     for _, base in runs[runs["ah_sample"].isna()].iterrows():
-        ax.axhline(base["accuracy"], ls="--", color="grey", lw=1)
-        ax.text(0.01, base["accuracy"], f" {base['model']} (no codes)", va="bottom", fontsize=8)
+        ax.axhline(base["accuracy"], ls="-.", color="black", lw=1)
+        ax.text(0.01, base["accuracy"], f" {DISPLAY_NAMES.get(base['model'], base['model'])} (no codes)", va="bottom",
+                fontsize=8)
+    _chance(ax, classes)
     if scatter is not None:
         fig.colorbar(scatter, ax=ax, label="test reconstruction loss (nats / sentence)")
-    ax.set(xlabel="Average Hoyer on samples (test)", ylabel="test accuracy", title=f"Fig. 2 over runs\n{caption}")
+    ax.set(xlabel="Average Hoyer on samples of z (test)", ylabel="test accuracy", ylim=(0, 1.05),
+           title=f"Fig. 2 over runs: {runs['experiment'].nunique()} experiments, {n} per setting\n{caption}")
+    ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "accuracy_hoyer.png", dpi=110)
+    fig.savefig(out / "accuracy_hoyer.png", dpi=100)
     plt.close(fig)
     matched = matched_reconstruction(runs)
     matched.to_csv(out / "matched.csv", index=False)
@@ -230,16 +285,21 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
     if not matched.empty:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         x = np.arange(len(matched))
-        labels = [f"{m}\nvs vae psi={p:g}" for m, p in zip(matched["sparse_model"], matched["vae_psi"])]
-        for ax, metric, title in ((axes[0], "accuracy", "test accuracy"), (axes[1], "ah_sample", "Average Hoyer (samples)")):
+        labels = [f"{DISPLAY_NAMES.get(m, m)} (rec {r:.1f})\nvs VAE ψ={p:g} (rec {vr:.1f})" for m, r, p, vr in
+                  zip(matched["sparse_model"], matched["sparse_rec"], matched["vae_psi"], matched["vae_rec"])]
+        for ax, metric, title in ((axes[0], "accuracy", "test accuracy"),
+                                  (axes[1], "ah_sample", "Average Hoyer on samples of z (test)")):
             ax.bar(x - 0.2, matched[f"sparse_{metric}"], 0.4, label="sparse model")
             ax.bar(x + 0.2, matched[f"vae_{metric}"], 0.4, label="VAE at the closest reconstruction")
+            if metric == "accuracy":
+                _chance(ax, classes)
             ax.set_xticks(x, labels, fontsize=8)
             ax.set(ylabel=title, ylim=(0, 1.05))
             ax.legend(fontsize=8)
-        fig.suptitle(f"Sparse models against the dense VAE of matched reconstruction loss - {caption}", fontsize=10)
+        fig.suptitle(f"Sparse models against the dense VAE of matched reconstruction loss ({n} per setting)\n"
+                     f"{caption}", fontsize=9)
         fig.tight_layout()
-        fig.savefig(out / "matched.png", dpi=110)
+        fig.savefig(out / "matched.png", dpi=100)
         plt.close(fig)
         figures.append(("At matched reconstruction", "matched.png"))
     return figures
@@ -247,27 +307,32 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
 
 def figure_signal(runs, keys, out: Path, repo, rev, caption):
     """§4.4.1 over replicates: class KL, gamma separation and accuracy against the signal."""
-    key = "data.synthetic.signal"
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    key, n = "data.synthetic.signal", _replicates(runs, keys)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     corpus = runs.drop_duplicates("experiment").groupby(key)["class_kl_mean"].agg(["mean", "std"])
     axes[0].errorbar(corpus.index, corpus["mean"], yerr=corpus["std"].fillna(0), marker="o", capsize=4)
-    axes[0].set(xlabel="signal", ylabel="mean KL between classes (nats)", title="classes' word distributions")
+    axes[0].set(xlabel="signal (share of content words from the class's topic)",
+                ylabel="mean KL between classes' word distributions (nats)", title="how different the classes are")
     gamma = runs[runs["gamma_separation"].notna()] if "gamma_separation" in runs else runs.iloc[:0]
     for model, part in gamma.groupby("model"):
         stats = part.groupby(key)["gamma_separation"].agg(["mean", "std"])
-        axes[1].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4, label=model)
-    axes[1].set(xlabel="signal", ylabel="gamma separation (mean distance of class rows)", title="gamma patterns")
+        axes[1].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4,
+                         label=DISPLAY_NAMES.get(model, model))
+    axes[1].set(xlabel="signal", ylabel=GAMMA_SEPARATION, title=f"γ patterns (mean ± std, {n})")
     for model, part in runs.groupby("model"):
         stats = part.groupby(key)["accuracy"].agg(["mean", "std"])
-        axes[2].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4, label=model)
-    axes[2].set(xlabel="signal", ylabel="test accuracy (mean ± std)", title="frozen-encoder accuracy", ylim=(0, 1.05))
+        axes[2].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4,
+                         label=DISPLAY_NAMES.get(model, model))
+    _chance(axes[2], _classes(runs, repo, rev))
+    axes[2].set(xlabel="signal", ylabel="test accuracy", title=f"frozen-encoder accuracy (mean ± std, {n})",
+                ylim=(0, 1.05))
     for ax in axes[1:]:
         ax.legend(fontsize=8)
-    fig.suptitle(f"Signal study over replicates - {caption}", fontsize=10)
+    fig.suptitle(f"Signal study over replicates — {caption}", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "signal.png", dpi=110)
+    fig.savefig(out / "signal.png", dpi=100)
     plt.close(fig)
-    return [("Class KL, gamma separation and accuracy against the signal", "signal.png")]
+    return [("Class KL, γ separation and accuracy against the signal", "signal.png")]
 
 
 FIGURES = {"stability": figure_stability, "fig2": figure_fig2, "signal": figure_signal}

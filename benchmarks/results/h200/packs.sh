@@ -4,6 +4,8 @@
 # 4 separate runs with and without CUDA MPS, packs of 1, 4, 16, 32 with 4 settings per seed as
 # in the stability study) and a whole packed epoch of 16.
 # Run from the repository root with the DBpedia sample in .gpu/ (valid.txt, test.txt).
+# Ran before the benchmark had --alone-warmup: the single runs warmed up 3 steps too (graphs
+# partly captured); rerun as is, they now warm up 250.
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT

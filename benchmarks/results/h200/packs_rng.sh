@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # After packs swap the CUDA generator's state objects (no host-device copy per member): the
 # pack tests on CUDA, and one run alone, 4 separate runs, packs of 16 and 32 (4 settings per seed).
+# Ran before the benchmark had --alone-warmup: the single runs warmed up 3 steps too (graphs
+# partly captured); rerun as is, they now warm up 250.
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 OUT=${OUT:-/tmp/out}; mkdir -p $OUT
