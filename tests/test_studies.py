@@ -110,7 +110,11 @@ def stop_ray(ray_dir):
             pass
 
 
-def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path):
+def test_a_study_runs_on_embedded_ray_resumes_packed_after_a_kill_and_reports(tmp_path):
+    """The study killed after its first run landed resumes with --pack 4: the missing points
+    are pretrained as one pack, and each is its own complete experiment, with the results of a
+    separate `dvc exp run` of the point up to the float reordering of the batched GRU (1e-5
+    relative per step, tests/test_packs.py), grown over the run's steps."""
     repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
     env, ray_dir = ray_env(tmp_path)
     with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
@@ -134,13 +138,13 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     finally:
         stop_ray(ray_dir)
     first = experiment_refs(repo)
-    assert 1 <= len(first) < 4, first
+    assert 1 <= len(first) <= 2, first  # at least two points left to pack
 
     try:
-        out = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra], cwd=repo, env=env, capture_output=True,
-                             text=True, check=True).stdout
-        again = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra], cwd=repo, env=env, capture_output=True,
-                               text=True, check=True).stdout
+        out = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--pack", "4", "--cpus-per-run", "2"],
+                             cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
+        again = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--pack", "4"], cwd=repo, env=env,
+                               capture_output=True, text=True, check=True).stdout
     finally:
         stop_ray(ray_dir)
     assert f"{len(first)} already done" in out and f"{4 - len(first)} to run" in out
@@ -171,24 +175,15 @@ def test_a_study_runs_on_embedded_ray_resumes_after_a_kill_and_reports(tmp_path)
     assert "Mean ± standard deviation" in report
     assert "2 epochs" in report and "-S train.epochs=2" in report  # the runs' recorded params, not the workspace's
 
-
-def test_a_packed_study_leaves_the_experiments_separate_runs_leave(tmp_path):
-    """2 settings x 2 replicates pretrained as one pack of 4; every point is its own experiment,
-    complete (`dvc status` after `dvc exp apply`: nothing to reproduce), and its results are
-    those of a separate `dvc exp run` of the point up to the float reordering of the batched
-    GRU (1e-5 relative per step, tests/test_packs.py), which grows over the epoch's steps."""
-    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
-    env, ray_dir = ray_env(tmp_path)
-    try:
-        result = subprocess.run([HSVAE_BIN, "study", "run", "tiny", "--pack", "4", "--cpus-per-run", "2"], cwd=repo,
-                                env=env, capture_output=True, text=True, timeout=600)
-    finally:
-        stop_ray(ray_dir)
-    assert result.returncode == 0 and "4 ran, 0 already done, 0 failed" in result.stdout, result.stderr[-3000:]
-    runs = study_runs(validate(yaml_params(repo)), "tiny")
-    assert set(experiment_refs(repo)) == {name for name, _ in runs}
-    name, overrides = runs[-1]  # alpha 8, seed 1
-    run(["dvc", "exp", "apply", name], repo)
+    # a packed point: complete (nothing to reproduce), and a separate run of it agrees
+    name, overrides = next((n, o) for n, o in study_runs(validate(yaml_params(repo)), "tiny", extra[1::2])
+                           if n not in first)
+    # the experiment's whole tree checked out (`dvc exp apply` keeps files the run deleted, here
+    # the baseline's configs of models the point does not train, which DVC then sees as changed)
+    run(["git", "checkout", "--", "README.md"], repo)
+    run(["dvc", "exp", "branch", name, "packed-point"], repo)
+    run(["git", "checkout", "-q", "packed-point"], repo)
+    run(["dvc", "checkout", "-q"], repo)
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo).stdout
     packed = {p: json.loads((repo / p).read_text()) for p in ("reports/pretrain/hsvae/metrics.json",
                                                                "reports/classify/hsvae/metrics.json")}
