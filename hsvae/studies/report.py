@@ -64,6 +64,11 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
             row["gamma_separation"] = _number(exp.get(f"{model}_gamma_separation"))
             row["active_fraction"] = _number(exp.get(f"{model}_active_fraction"))
             rows.append(row)
+        baselines = exp["baselines"] if isinstance(exp["baselines"], list) else ast.literal_eval(exp["baselines"])
+        for baseline in baselines:  # supervised: an accuracy, no codes
+            rows.append({"experiment": exp["Experiment"], **{k: exp[k] if _describes(k, baseline) else None for k in keys},
+                         "replicate": exp["train.seed"], "model": baseline,
+                         "accuracy": _number(exp.get(f"{baseline}.accuracy"))})
     table = pd.DataFrame(rows).dropna(axis=1, how="all")
     table = table.sort_values([*keys, "model", "replicate"], key=_sortable).reset_index(drop=True)
     first = shown.iloc[0]  # the params the runs recorded (the study's extras applied), for captions
@@ -78,7 +83,7 @@ def _describes(key: str, model: str) -> bool:
     row says nothing of MAT-VAE's psi at its default)."""
     sections = {spec.section for spec in VAE_MODELS.values()}
     section = key.split(".")[0]
-    return section not in sections or section == VAE_MODELS[model].section
+    return section not in sections or (model in VAE_MODELS and section == VAE_MODELS[model].section)
 
 
 def _number(value):
@@ -256,8 +261,8 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
     """Fig. 2 over runs: accuracy against Average Hoyer (samples) for every run, coloured by
     reconstruction loss, the supervised baselines (no codes) as lines and chance; then each
     sparse run beside the dense VAE of closest reconstruction."""
-    classes, n = _classes(runs, repo, rev), _replicates(runs, keys)
     coded = runs[runs["ah_sample"].notna()]
+    classes, n = _classes(runs, repo, rev), _replicates(coded, keys)
     fig, ax = plt.subplots(figsize=(8, 5))
     markers = dict(zip(VAE_MODELS, "osD^v<>"))
     scatter = None
@@ -265,10 +270,15 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
         scatter = ax.scatter(part["ah_sample"], part["accuracy"], c=part["rec"], cmap="viridis", vmin=coded["rec"].min(),
                              vmax=coded["rec"].max(), marker=markers.get(model, "o"), s=60, edgecolors="k",
                              label=DISPLAY_NAMES.get(model, model))
-    for _, base in runs[runs["ah_sample"].isna()].iterrows():
-        ax.axhline(base["accuracy"], ls="-.", color="black", lw=1)
-        ax.text(0.01, base["accuracy"], f" {DISPLAY_NAMES.get(base['model'], base['model'])} (no codes)", va="bottom",
-                fontsize=8)
+    if "vae.psi" in coded:  # the dense VAE's KL weights, which trade reconstruction for regularity
+        for _, run in coded[coded["model"] == "vae"].iterrows():
+            ax.annotate(f"ψ={run['vae.psi']:g}", (run["ah_sample"], run["accuracy"]), xytext=(6, -10),
+                        textcoords="offset points", fontsize=7)
+    baselines = runs[runs["ah_sample"].isna()] if "ah_sample" in runs else runs.iloc[:0]
+    for model, accuracy in baselines.groupby("model")["accuracy"].mean().items():
+        ax.axhline(accuracy, ls="-.", color="black", lw=1)
+        ax.text(0.01, accuracy, f" {DISPLAY_NAMES.get(model, model)}: {accuracy:.3f} (no codes)", va="bottom",
+                fontsize=8, transform=ax.get_yaxis_transform())
     _chance(ax, classes)
     if scatter is not None:
         fig.colorbar(scatter, ax=ax, label="test reconstruction loss (nats / sentence)")
@@ -349,8 +359,8 @@ def _mean_std(summary: pd.DataFrame, keys) -> pd.DataFrame:
     shown = summary[[*keys, "model"]].copy()
     for metric in ("accuracy", "ah_sample", "ah_mean", "rec", "gamma_separation", "class_kl_mean"):
         if f"{metric}_mean" in summary:
-            shown[metric] = [("" if np.isnan(m) else f"{m:.3f} ± {0 if np.isnan(s) else s:.3f}")
-                             for m, s in zip(summary[f"{metric}_mean"], summary[f"{metric}_std"])]
+            shown[metric] = [("" if np.isnan(m) else f"{m:.3f}" if np.isnan(s) else f"{m:.3f} ± {s:.3f}")
+                             for m, s in zip(summary[f"{metric}_mean"], summary[f"{metric}_std"])]  # n = 1: no std
     shown["n"] = summary["replicates"]
     return shown
 
@@ -377,7 +387,7 @@ def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=()
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments. "
                  "Written by `hsvae study report " + name + "`; every run is a DVC experiment (`dvc exp show`).", "",
-                 "## Mean ± standard deviation over replicates", "", *_markdown(_mean_std(summary, keys))]
+                 "## Mean ± standard deviation over replicates (the mean alone where n = 1)", "", *_markdown(_mean_std(summary, keys))]
         if (out / "matched.csv").exists():
             lines += ["", "## At matched reconstruction (§4.2)", "", *_markdown(pd.read_csv(out / "matched.csv"))]
         for title, file in figures:
