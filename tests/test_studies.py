@@ -187,7 +187,11 @@ def test_a_study_runs_on_embedded_ray_resumes_packed_after_a_kill_and_reports(tm
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo).stdout
     packed = {p: json.loads((repo / p).read_text()) for p in ("reports/pretrain/hsvae/metrics.json",
                                                                "reports/classify/hsvae/metrics.json")}
-    run(["dvc", "exp", "run", "--force", "--name", "separate", *(a for o in overrides for a in ("-S", o))], repo)
+    # the point's own pretraining and what follows it, run again on the same data
+    run(["dvc", "exp", "run", "--force", "--name", "separate", *(a for o in overrides for a in ("-S", o)),
+         "--downstream", "pretrain@hsvae"], repo)
+    retrained = json.loads((repo / "reports/pretrain/hsvae/metrics.json").read_text())
+    assert retrained != packed["reports/pretrain/hsvae/metrics.json"]  # trained again, not restored from a cache
     for path, metrics in packed.items():
         alone = json.loads((repo / path).read_text())
         assert alone.keys() == metrics.keys()
