@@ -202,9 +202,6 @@ class Pack(nn.Module):
         self.models = members
         self.ce_chunk = first.decoder.ce_chunk
 
-    def __len__(self):
-        return len(self.models)
-
     def stacked(self, name: str) -> torch.Tensor:
         return self.weights[self.names.index(name)]
 

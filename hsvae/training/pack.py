@@ -135,13 +135,13 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
             for k, error in guard.read(epoch, steps).items():
                 stop(k, error)
         means = (sums / torch.tensor(np.maximum(counts, 1), device=device)[:, None]).tolist() if guard else None
-        for k, setup in enumerate(setups):
+        for k in range(len(members)):
             if not active[k]:
                 continue
             metrics = {f"train/{key}": value for key, value in zip(guard.keys, means[k])}
-            pack.member(k).eval()
+            model = pack.member(k).eval()  # member k as its own model (no dropout: eval changes nothing else)
             with torch.no_grad(), autocast(device, dtype):
-                metrics.update(validation_metrics(setup.model, valid_split, trains[k], device))
+                metrics.update(validation_metrics(model, valid_split, trains[k], device))
             try:
                 check_finite(metrics, f"{names[k]}: epoch {epoch + 1}, evaluation")
                 check_not_diverging(names[k], histories[k], metrics, epoch)
