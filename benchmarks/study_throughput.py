@@ -7,11 +7,14 @@ over the runs, with each run's time per step and the peak memory.
 
 `alone` is the pipeline's own step (`training_setup` + `make_step`, CUDA graphs where a
 pretrain stage uses them); `separate` starts K processes of it at the same time (`--mps`
-first starts CUDA MPS, so that their kernels share the GPU); `pack K` is `pack_step` on K
+first starts CUDA MPS, so that their kernels share the GPU); `pack K` is the step
+`pretrain_pack` runs (CUDA graphs on a GPU, timed once every batch shape is captured) on K
 HSVAE members with priors alpha 1..K, `--settings-per-seed` S of them per seed (members with
-one seed share a batch order; the rows of a pack step are padded to its longest batch); `--epoch K` times a whole epoch of
-`pretrain_pack` (validation included). Sentence lengths as train_throughput."""
+one seed share a batch order; a pack step's batches are padded to its longest); `--epoch K`
+times a whole epoch of `pretrain_pack` (graph captures and validation included). Sentence
+lengths as train_throughput."""
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -39,8 +42,8 @@ from hsvae.config import defaults_of
 from hsvae.device import resolve_precision
 from hsvae.models.hsvae import HSVAEConfig
 from hsvae.models.packed import MemberRandomness, Pack, pack_batches
-from hsvae.training.pack import Member, StackedAdam, pack_step, pretrain_pack
-from hsvae.training.pretrain import training_setup
+from hsvae.training.pack import Member, StackedAdam, make_pack_step, pretrain_pack
+from hsvae.training.pretrain import GRAPH_LENGTH_MULTIPLE, training_setup
 
 
 def member_cfg(arch, train, seed, alpha):
@@ -48,48 +51,55 @@ def member_cfg(arch, train, seed, alpha):
             "train": {**train, "seed": seed}}
 
 
-def measure_pack(k, arch, train, split, vocab, device, steps, warmup, settings_per_seed=1):
-    """pack_step of K members: settings_per_seed members share each seed (and so their
-    batches), as a study's settings of one replicate do."""
+def measure_pack(k, arch, train, split, vocab, device, steps, warmup_passes, settings_per_seed=1):
+    """The pack step pretrain_pack runs (CUDA graphs on a GPU) of K members, timed over
+    `steps` steps after `warmup_passes` untimed passes over the same batches (three capture
+    every batch shape a graph: two eager steps, then the capture): the steady state.
+    settings_per_seed members share each seed (and so their batches), as a study's settings
+    of one replicate do."""
     dtype = resolve_precision(train["precision"], device)
     seeds = [i // settings_per_seed for i in range(k)]
     setups = [training_setup(member_cfg(arch, train, seed, 1 + i), split, vocab, device, dtype)
               for i, seed in enumerate(seeds)]
-    pack = Pack([s.model for s in setups]).to(device)
-    optimizer = StackedAdam(pack.weights, [train["lr"]] * k)
     randomness = MemberRandomness(device)
     orders = []
     for i, (seed, setup) in enumerate(zip(seeds, setups)):
         randomness.seed(i, seed * 100_003)
         orders.append(setup.batches(np.random.default_rng([seed, 0])))
-    active = [True] * k
+    pack = Pack([s.model for s in setups]).to(device)
+    graphs = setups[0].graphs
+    _, run_step = make_pack_step(pack, StackedAdam(pack.weights, [train["lr"]] * k), randomness, device, dtype,
+                                 train["grad_clip"], graphs)
 
     def step(i):
         batches = [split.batch(order[i % len(order)]) for order in orders]
-        pack_step(pack, optimizer, pack_batches(batches).to(device), randomness, active, device, dtype,
-                  train["grad_clip"])
+        run_step(pack_batches(batches, GRAPH_LENGTH_MULTIPLE if graphs else 0).to(device))
         return batches
 
-    for i in range(warmup):
-        step(i)
+    for _ in range(warmup_passes):
+        for i in range(steps):
+            step(i)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     sync(device)
     start = time.perf_counter()
     useful = processed = 0
-    for i in range(warmup, warmup + steps):
+    multiple = GRAPH_LENGTH_MULTIPLE if graphs else 1
+    for i in range(steps):
         batches = step(i)
         useful += sum(int(b.lengths.sum()) + len(b) for b in batches)
-        processed += k * max(len(b) for b in batches) * (max(b.tokens.shape[1] for b in batches) + 1)
+        width = -(-max(b.tokens.shape[1] for b in batches) // multiple) * multiple
+        processed += k * max(len(b) for b in batches) * (width + 1)
     sync(device)
     seconds = time.perf_counter() - start
     return {"useful_tokens_per_s": round(useful / seconds), "padding_share": round(1 - useful / processed, 4),
             "seconds_per_step": round(seconds / steps, 4), "steps": steps,
-            "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None}
+            "peak_memory_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
+            **({"graphs_captured": len(run_step.graphs), "graph_failure": run_step.failed} if graphs else {})}
 
 
 def profile_pack(k, arch, train, split, vocab, device, settings_per_seed, path):
-    """The kernels and ops of 3 pack steps (after 2 untimed), the table written to `path`."""
+    """The kernels and ops of 3 pack steps (after 2 untimed passes), the table written to `path`."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -155,7 +165,8 @@ def main():
                         help="pack members per seed: 1 (all replicates, the most padding), 4 (the stability study)")
     parser.add_argument("--mps", action="store_true", help="also time the separate runs under CUDA MPS")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default 30 GPU, 3 CPU)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed pack steps first (default 5 GPU, 1 CPU)")
+    parser.add_argument("--warmup-passes", type=int, default=None,
+                        help="untimed passes over a pack's timed batches first (default 3 GPU: every shape captured; 1 CPU)")
     parser.add_argument("--alone-warmup", type=int, default=None,
                         help="untimed steps of the single runs (default 250 on a GPU: every batch shape's CUDA graph "
                              "captured, as train_throughput; 1 on a CPU)")
@@ -171,12 +182,12 @@ def main():
     gpu = device.type == "cuda"
     args.precision = args.precision or ("bf16" if gpu else "fp32")
     args.steps = args.steps or (30 if gpu else 3)
-    args.warmup = args.warmup if args.warmup is not None else (5 if gpu else 1)
+    args.warmup_passes = args.warmup_passes if args.warmup_passes is not None else (3 if gpu else 1)
     args.alone_warmup = args.alone_warmup if args.alone_warmup is not None else (250 if gpu else 1)
     arch, vocab, batch_size = ARCHS[args.arch]
     lengths, source = dbpedia_lengths(args.text_dir)
     split = LengthsSplit(lengths, vocab)
-    # the pipeline's step as a stage runs it (CUDA graphs on a GPU); packs run eagerly
+    # the pipeline's steps as a stage and a packed study run them (CUDA graphs on a GPU)
     alone_train = train_config(args.precision, "auto", 4096 if gpu else 1024, batch_size)
     if args.worker:
         cfg = member_cfg(arch, alone_train, 0, 4)
@@ -184,7 +195,7 @@ def main():
         return
     results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch, "vocab": vocab,
                "batch": batch_size, "precision": args.precision, "sentences": source,
-               "settings_per_seed": args.settings_per_seed, "steps": args.steps, "pack_warmup": args.warmup,
+               "settings_per_seed": args.settings_per_seed, "steps": args.steps, "pack_warmup_passes": args.warmup_passes,
                "alone_warmup": args.alone_warmup}
     probe = resolve_precision(args.precision, device) or torch.float32
     limit = matmul_rate(device, probe) / flops_per_token(arch, vocab)
@@ -204,13 +215,15 @@ def main():
             finally:
                 mps(False)
             print(json.dumps({f"separate {k} mps": results[f"separate {k} mps"]}), flush=True)
-    pack_train = train_config(args.precision, False, 4096 if gpu else 1024, batch_size)
+    pack_train = train_config(args.precision, "auto", 4096 if gpu else 1024, batch_size)
     for k in args.packs or ([1, 4, 16, 32] if gpu else [1, 2, 4]):
         try:
-            results[f"pack {k}"] = measure_pack(k, arch, pack_train, split, vocab, device, args.steps, args.warmup,
+            results[f"pack {k}"] = measure_pack(k, arch, pack_train, split, vocab, device, args.steps, args.warmup_passes,
                                                 args.settings_per_seed)
         except torch.OutOfMemoryError:
             results[f"pack {k}"] = {"error": "out of memory"}
+        if gpu:  # the pack's graphs and their memory pool go before the next
+            gc.collect()
             torch.cuda.empty_cache()
         print(json.dumps({f"pack {k}": results[f"pack {k}"]}), flush=True)
     if args.epoch:

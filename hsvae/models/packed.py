@@ -105,6 +105,9 @@ class PackedBatch:
         return PackedBatch(*moved, self.rows, to_device(self.row_counts, device), self.counts,
                            *(to_device(t, device) for t in (self.positions, self.targets, self.weights)))
 
+    def __len__(self):
+        return self.tokens.shape[1]
+
     def member(self, k: int):
         """Member k's (positions, targets, weights): views of the packed tensors."""
         start = sum(self.counts[:k])
@@ -112,27 +115,37 @@ class PackedBatch:
         return self.positions[part], self.targets[part], self.weights[part]
 
 
-def pack_batches(batches: list) -> PackedBatch:
-    """The members' Batches (None: no batch for that member) as one PackedBatch."""
+def pack_batches(batches: list, length_multiple: int = 0) -> PackedBatch:
+    """The members' Batches (None: no batch for that member) as one PackedBatch. With
+    `length_multiple` k > 0 the common length is rounded up to a multiple of k and every
+    position of every member is scored (padding with weight 0), as `collate` does for one
+    run: the tensors' shapes then depend only on (K, rows, rounded length) — one CUDA graph each."""
     present = [b for b in batches if b is not None]
     rows = max(len(b) for b in present)
     width = max(b.tokens.shape[1] for b in present)
+    if length_multiple:
+        width = -(-width // length_multiple) * length_multiple
     tokens = torch.full((len(batches), rows, width), PAD, dtype=torch.long)
     lengths = torch.ones(len(batches), rows, dtype=torch.long)
-    positions, targets, weights, counts = [], [], [], []
+    grid = rows * (width + 1)
+    positions, targets, weights = [], [], []
     for k, batch in enumerate(batches):
-        if batch is None:
-            counts.append(0)
-            continue
-        n, length = batch.tokens.shape
-        tokens[k, :n, :length], lengths[k, :n] = batch.tokens, batch.lengths
-        row, step = batch.positions // (length + 1), batch.positions % (length + 1)
-        positions.append(row * (width + 1) + step)
-        targets.append(batch.targets)
-        weights.append(batch.weights)
-        counts.append(len(batch.positions))
+        scored = torch.arange(grid) if length_multiple else torch.zeros(0, dtype=torch.long)
+        member_targets, member_weights = torch.full((len(scored),), PAD), torch.zeros(len(scored))
+        if batch is not None:
+            n, length = batch.tokens.shape
+            tokens[k, :n, :length], lengths[k, :n] = batch.tokens, batch.lengths
+            row, step = batch.positions // (length + 1), batch.positions % (length + 1)
+            own = row * (width + 1) + step  # the member's scored positions on the common grid
+            if length_multiple:
+                member_targets[own], member_weights[own] = batch.targets, batch.weights
+            else:
+                scored, member_targets, member_weights = own, batch.targets, batch.weights
+        positions.append(scored)
+        targets.append(member_targets)
+        weights.append(member_weights)
     rows_of = [len(b) if b is not None else 0 for b in batches]
-    return PackedBatch(tokens, lengths, rows_of, torch.tensor(rows_of, dtype=torch.float64), counts,
+    return PackedBatch(tokens, lengths, rows_of, torch.tensor(rows_of, dtype=torch.float64), [len(p) for p in positions],
                        torch.cat(positions), torch.cat(targets), torch.cat(weights))
 
 
@@ -150,7 +163,14 @@ class MemberRandomness:
 
     def seed(self, k: int, seed: int):
         torch.manual_seed(seed)
-        self.states[k] = torch.get_rng_state(), self.cuda.clone_state() if self.cuda else None
+        cuda = self.states[k][1] if k in self.states else self.cuda.clone_state() if self.cuda else None
+        if cuda is not None:
+            cuda.manual_seed(seed)  # in place: CUDA graphs hold the member's state object
+        self.states[k] = torch.get_rng_state(), cuda
+
+    def generators(self) -> list:
+        """The members' CUDA states, which a CUDA graph of their draws must register."""
+        return [cuda for _, cuda in self.states.values() if cuda is not None]
 
     @contextlib.contextmanager
     def member(self, k: int):
@@ -226,9 +246,9 @@ class Pack(nn.Module):
     def _gru(self, prefix, x):
         return gru_layer(x, *(self.stacked(f"{prefix}.gru.{w}_l0") for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")))
 
-    def loss_terms(self, batch: PackedBatch, randomness: MemberRandomness, active) -> list:
-        """Each member's loss terms (as its own model's loss_terms), None for a member that is
-        not `active` or has no batch this step."""
+    def loss_terms(self, batch: PackedBatch, randomness: MemberRandomness, computed) -> list:
+        """Each member's loss terms (as its own model's loss_terms), None for a member not
+        `computed` or with no batch this step."""
         tokens, lengths = batch.tokens, batch.lengths
         k, rows, width = tokens.shape
         states = self._gru("encoder", self._embed(tokens))
@@ -240,7 +260,7 @@ class Pack(nn.Module):
         results, codes = [None] * k, []
         for m in range(k):
             n = batch.rows[m]
-            if active[m] and n:
+            if computed[m] and n:
                 with randomness.member(m):
                     weights = {f"model.{name}": heads[name][m] for name in self.heads}
                     z, results[m] = torch.func.functional_call(self.latents[m], weights, (features[m][:n],))

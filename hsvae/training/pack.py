@@ -16,7 +16,14 @@ from tqdm import tqdm
 
 from hsvae.device import autocast
 from hsvae.models.packed import MemberRandomness, Pack, pack_batches
-from hsvae.training.pretrain import run_fingerprint, training_setup, uniform_loss, validation_metrics
+from hsvae.training.pretrain import (
+    GRAPH_LENGTH_MULTIPLE,
+    run_fingerprint,
+    training_setup,
+    uniform_loss,
+    validation_metrics,
+)
+from hsvae.training.step import GraphedStep
 from hsvae.training.train import CHECK_EVERY, Guard, TrainingError, check_finite, check_not_diverging
 
 
@@ -63,22 +70,57 @@ class StackedAdam:
         return optimizer.state_dict()
 
 
-def pack_step(pack: Pack, optimizer: StackedAdam, batch, randomness, active, device, dtype, grad_clip=0.0):
-    """One step of every member that has a batch: (per-member loss terms or None, (K,)
-    gradient norms). Each member's gradient is clipped by its own norm, as its run's is."""
-    with autocast(device, dtype):
-        results = pack.loss_terms(batch, randomness, active)
-    torch.stack([r["total"] for r in results if r is not None]).sum().backward()
-    grads = [p.grad for p in pack.weights]
-    norms = torch.stack([g.float().pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
-    if grad_clip:
-        scale = (grad_clip / (norms + 1e-6)).clamp(max=1.0)
-        for g in grads:
-            g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)).to(g.dtype))
-    optimizer.step(batch.row_counts > 0)  # the members with a batch: those with results
-    for p in pack.weights:
-        p.grad = None
-    return results, norms
+class PackStep:
+    """One step of every running member that has a batch — the pack's forward and backward,
+    each member's gradient clipped by its own norm (as its run's is), the stacked Adam step —
+    with everything left on the device: batch -> ((K, keys) loss terms, (K,) gradient norms,
+    (K,) the members that stepped). Under CUDA graphs every member is computed and a stopped
+    one masked out (`running`, a device tensor the graphs read); eagerly it is skipped."""
+
+    def __init__(self, pack: Pack, optimizer: StackedAdam, randomness: MemberRandomness, device, dtype,
+                 grad_clip=0.0, graphs=False):
+        self.pack, self.optimizer, self.randomness = pack, optimizer, randomness
+        self.device, self.dtype, self.grad_clip, self.graphs = device, dtype, grad_clip, graphs
+        self.running = torch.ones(len(pack.models), dtype=torch.bool, device=device)
+        self.stopped = set()
+        self.keys = None  # the loss terms' names, in the order of the values' columns
+
+    def stop(self, k: int):
+        self.running[k] = False
+        self.stopped.add(k)
+
+    def generators(self) -> list:
+        return self.randomness.generators()
+
+    def eager(self, batch):
+        computed = [self.graphs or k not in self.stopped for k in range(len(self.pack.models))]
+        with autocast(self.device, self.dtype, cache_enabled=not self.graphs):
+            results = self.pack.loss_terms(batch, self.randomness, computed)
+        stepping = self.running & (batch.row_counts > 0)
+        self.keys = self.keys or list(next(r for r in results if r is not None))
+        none = torch.zeros(len(self.keys), dtype=torch.float64, device=self.device)
+        values = torch.stack([torch.stack([r[key].double() for key in self.keys]) if r is not None else none
+                              for r in results])
+        # A member that does not step adds nothing to the loss; if it is computed (under graphs), its
+        # gradients (NaN, if it blew up) stay in its own slices, which StackedAdam leaves alone.
+        torch.where(stepping, values[:, self.keys.index("total")], 0).sum().backward()
+        grads = [p.grad for p in self.pack.weights]
+        norms = torch.stack([g.float().pow(2).flatten(1).sum(1) for g in grads]).sum(0).sqrt()
+        if self.grad_clip:
+            scale = (self.grad_clip / (norms + 1e-6)).clamp(max=1.0)
+            for g in grads:
+                g.mul_(scale.view((-1,) + (1,) * (g.dim() - 1)).to(g.dtype))
+        self.optimizer.step(stepping)
+        for p in self.pack.weights:
+            p.grad = None
+        return values.detach(), norms, stepping
+
+
+def make_pack_step(pack, optimizer, randomness, device, dtype, grad_clip=0.0, graphs=False):
+    """The step pretrain_pack runs: as CUDA graphs (one memory pool for all batch shapes: a
+    pack's step holds K runs' activations) when `graphs`, eager otherwise."""
+    step = PackStep(pack, optimizer, randomness, device, dtype, grad_clip, graphs)
+    return step, (GraphedStep(step, shared_pool=True) if graphs else step.eager)
 
 
 def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, progress=True) -> dict:
@@ -89,8 +131,10 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
     setups = [training_setup(m.cfg, train_split, vocab_size, device, dtype) for m in members]
     trains = [m.cfg["train"] for m in members]
     pack = Pack([s.model for s in setups]).to(device)
-    optimizer = StackedAdam(pack.weights, [t["lr"] for t in trains])
     randomness = MemberRandomness(device)
+    graphs = setups[0].graphs  # as the members' own runs: CUDA graphs on a GPU
+    step_of_pack, run_step = make_pack_step(pack, StackedAdam(pack.weights, [t["lr"] for t in trains]), randomness,
+                                            device, dtype, trains[0]["grad_clip"], graphs)
     names = [m.name for m in members]
     active = [True] * len(members)
     errors, histories = {}, [[] for _ in members]
@@ -98,6 +142,7 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
 
     def stop(k, error):
         active[k] = False
+        step_of_pack.stop(k)
         errors[names[k]] = error
         tqdm.write(f"pack: {error}")
 
@@ -116,17 +161,13 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
                        for k, o in enumerate(orders)]
             if not any(b is not None for b in batches):
                 break
-            packed = pack_batches(batches).to(device)
-            results, norms = pack_step(pack, optimizer, packed, randomness, active, device, dtype, trains[0]["grad_clip"])
-            keys = next(r for r in results if r is not None).keys()
+            packed = pack_batches(batches, GRAPH_LENGTH_MULTIPLE if graphs else 0).to(device)
+            values, norms, stepping = run_step(packed)
             if guard is None:
-                guard = Guard(names, keys, device, ceiling)
+                guard = Guard(names, step_of_pack.keys, device, ceiling)
                 sums = torch.zeros(len(members), len(guard.keys), dtype=torch.float64, device=device)
-            values = torch.stack([torch.stack([r[key].double() for key in guard.keys]) if r is not None
-                                  else torch.zeros(len(guard.keys), dtype=torch.float64, device=device)
-                                  for r in results])
-            guard.update(step, values, norms, packed.row_counts > 0)
-            sums += values * packed.row_counts[:, None]
+            guard.update(step, values, norms, stepping)
+            sums += torch.where(stepping[:, None], values * packed.row_counts[:, None], 0)
             counts += packed.rows
             if step % CHECK_EVERY == 0:
                 for k, error in guard.read(epoch, step).items():
@@ -157,7 +198,7 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
             finished[member.name] = errors[member.name]
             continue
         finished[member.name] = {
-            "model": pack.member(k).state_dict(), "optimizer": optimizer.member_state(k, setup.model),
+            "model": pack.member(k).state_dict(), "optimizer": step_of_pack.optimizer.member_state(k, setup.model),
             "scaler": scaler.state_dict(), "history": histories[k], "epoch": epochs,
             "fingerprint": run_fingerprint(member.cfg, vocab_size, train_split, valid_split)}
     return finished

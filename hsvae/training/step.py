@@ -47,21 +47,31 @@ class Step:
         self.optimizer.zero_grad(set_to_none=True)
         return self(batch)
 
+    def generators(self) -> list:
+        return []  # draws from the default CUDA generator only, which every graph registers
+
 
 class GraphedStep:
     """The step as CUDA graphs, one per batch shape (rows, padded length), each captured after
     `WARMUP` eager steps of that shape (cuDNN and cuBLAS pick their kernels and workspaces
     there) and replayed for every later batch of the shape. A batch of another row count (an
-    epoch's last) runs eagerly. The optimizer must be built with capturable=True."""
+    epoch's last) runs eagerly. The optimizer must be built with capturable=True.
+
+    `step`: `eager(batch)` runs it (gradients start from none), `generators()` lists the CUDA
+    generator states it draws from besides the default one. The batch is a dataclass of
+    tensors; each graph keeps its own as static input. `shared_pool`: all graphs allocate
+    from one memory pool — safe because replays never overlap and each replay's outputs are
+    read before the next replay (the training loop's guards and sums do that)."""
 
     WARMUP = 2
 
-    def __init__(self, step: Step):
+    def __init__(self, step, shared_pool=False):
         self.step = step
         self.graphs = {}  # shape -> (graph, static batch, static outputs)
         self.seen = {}
         self.full_rows = None
         self.side = torch.cuda.Stream()
+        self.pool = torch.cuda.graph_pool_handle() if shared_pool else None
         self.failed = None  # why capturing failed; the run then goes on eagerly
 
     def __call__(self, batch):
@@ -71,8 +81,9 @@ class GraphedStep:
             return self.step.eager(batch)
         if shape in self.graphs:
             graph, static, outputs = self.graphs[shape]
-            for name in ("tokens", "lengths", "labels", "positions", "targets", "weights"):
-                getattr(static, name).copy_(getattr(batch, name), non_blocking=True)
+            for name, value in vars(batch).items():
+                if torch.is_tensor(value):
+                    getattr(static, name).copy_(value, non_blocking=True)
             graph.replay()
             return outputs
         self.seen[shape] = self.seen.get(shape, 0) + 1
@@ -88,11 +99,12 @@ class GraphedStep:
         """Capture the step on `batch` (kept as the graph's static input) and replay it once:
         a capture records the kernels without running them."""
         graph = torch.cuda.CUDAGraph()
-        self.step.optimizer.zero_grad(set_to_none=True)  # backward writes fresh gradients inside the graph
+        for generator in self.step.generators():
+            graph.register_generator_state(generator)
         torch.cuda.synchronize()
         try:
-            with torch.cuda.graph(graph):
-                outputs = self.step(batch)
+            with torch.cuda.graph(graph, pool=self.pool):
+                outputs = self.step.eager(batch)  # backward writes fresh gradients inside the graph
         except RuntimeError as error:  # an op this PyTorch cannot capture: the eager step is the fallback
             self.failed = str(error).splitlines()[0]
             tqdm.write(f"CUDA graph capture failed ({self.failed}); training eagerly")
