@@ -106,7 +106,9 @@ class PackedBatch:
                            *(to_device(t, device) for t in (self.positions, self.targets, self.weights)))
 
     def __len__(self):
-        return self.tokens.shape[1]
+        """The rows of the smallest member's batch: a CUDA graph, whose row counts are fixed,
+        replays only steps where every member's batch is full (its rows are the graph's)."""
+        return min(self.rows)
 
     def member(self, k: int):
         """Member k's (positions, targets, weights): views of the packed tensors."""

@@ -157,8 +157,8 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
         counts = np.zeros(len(members))
         for step in tqdm(range(1, steps + 1), desc=f"epoch {epoch + 1} steps", leave=False,
                          disable=None if progress else True):
-            batches = [train_split.batch(o[step - 1]) if active[k] and step <= len(o) else None
-                       for k, o in enumerate(orders)]
+            # a stopped member gets its batch too: it keeps the step's shape (CUDA graphs) and is not computed
+            batches = [train_split.batch(o[step - 1]) if step <= len(o) else None for o in orders]
             if not any(b is not None for b in batches):
                 break
             packed = pack_batches(batches, GRAPH_LENGTH_MULTIPLE if graphs else 0).to(device)

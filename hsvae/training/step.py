@@ -54,8 +54,8 @@ class Step:
 class GraphedStep:
     """The step as CUDA graphs, one per batch shape (rows, padded length), each captured after
     `WARMUP` eager steps of that shape (cuDNN and cuBLAS pick their kernels and workspaces
-    there) and replayed for every later batch of the shape. A batch of another row count (an
-    epoch's last) runs eagerly. The optimizer must be built with capturable=True.
+    there) and replayed for every later batch of the shape. A batch of fewer rows than the
+    largest seen (an epoch's last) runs eagerly. The optimizer must be built with capturable=True.
 
     `step`: `eager(batch)` runs it (gradients start from none), `generators()` lists the CUDA
     generator states it draws from besides the default one. The batch is a dataclass of
@@ -75,7 +75,7 @@ class GraphedStep:
         self.failed = None  # why capturing failed; the run then goes on eagerly
 
     def __call__(self, batch):
-        self.full_rows = self.full_rows or len(batch)
+        self.full_rows = max(self.full_rows or 0, len(batch))  # an epoch's last batch may come first
         shape = tuple(batch.tokens.shape)
         if len(batch) != self.full_rows or self.failed:
             return self.step.eager(batch)
