@@ -129,17 +129,33 @@ def measure_packed_epoch(k, arch, train, lengths, vocab, device, settings_per_se
 
 
 def measure_separate(k, args, threads):
-    """K processes of `--worker` started together; their results (each a measure_step)."""
+    """K processes of `--worker`, each warmed up, then timed together (each waits for a line
+    on stdin once warm; all get it when all are warm): the useful tokens of all over the
+    longest of their timed blocks."""
     command = [sys.executable, "-m", "benchmarks.study_throughput", "--worker", "--device", args.device, "--arch",
                args.arch, "--precision", args.precision, "--steps", str(args.steps), "--alone-warmup",
                str(args.alone_warmup), "--text-dir", str(args.text_dir)]
     env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, **env}) for _ in range(k)]
+    procs = [subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, **env}) for _ in range(k)]
+    for p in procs:
+        if p.stdout.readline().strip() != "warm":
+            raise SystemExit("a separate run failed before timing")
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
     results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     if any(p.returncode for p in procs):
         raise SystemExit("a separate run failed")
-    return {"useful_tokens_per_s": sum(r["useful_tokens_per_s"] for r in results),
-            "seconds_per_step": round(max(r["seconds"] / r["steps"] for r in results), 4), "runs": k}
+    useful = sum(r["useful_tokens_per_s"] * r["seconds"] for r in results)
+    longest = max(r["seconds"] for r in results)
+    return {"useful_tokens_per_s": round(useful / longest), "seconds_per_step": round(longest / args.steps, 4),
+            "runs": k}
+
+
+def wait_for_go():
+    print("warm", flush=True)
+    sys.stdin.readline()
 
 
 def mps(start: bool):
@@ -191,7 +207,7 @@ def main():
     alone_train = train_config(args.precision, "auto", 4096 if gpu else 1024, batch_size)
     if args.worker:
         cfg = member_cfg(arch, alone_train, 0, 4)
-        print(json.dumps(measure_step(cfg, split, vocab, device, args.steps, args.alone_warmup)))
+        print(json.dumps(measure_step(cfg, split, vocab, device, args.steps, args.alone_warmup, wait_for_go)))
         return
     results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch, "vocab": vocab,
                "batch": batch_size, "precision": args.precision, "sentences": source,

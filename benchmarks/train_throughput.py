@@ -92,10 +92,11 @@ def train_config(precision, graphs, ce_chunk, batch_size):
             "ce_chunk": ce_chunk}
 
 
-def measure_step(cfg, split, vocab, device, steps, warmup):
+def measure_step(cfg, split, vocab, device, steps, warmup, before_timing=None):
     """Useful tokens/s of `steps` training steps of the stage config `cfg` on `split`, after
     `warmup` steps (CUDA graphs are captured there); the matmul rate of the step's precision
-    is probed right before and after the timed block."""
+    is probed right before and after the timed block. `before_timing()` is called right
+    before the timed block (processes timed together wait there for each other)."""
     dtype = resolve_precision(cfg["train"]["precision"], device)
     setup = training_setup(cfg, split, vocab, device, dtype)
     run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype, cfg["train"]["grad_clip"],
@@ -112,6 +113,8 @@ def measure_step(cfg, split, vocab, device, steps, warmup):
         torch.cuda.reset_peak_memory_stats()
     timed = order[warmup: warmup + steps]
     sync(device)
+    if before_timing:
+        before_timing()
     start = time.perf_counter()
     for indices in timed:
         run_step(setup.load(indices))

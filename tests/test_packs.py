@@ -262,8 +262,10 @@ def test_a_pack_leaves_each_member_the_checkpoint_of_its_own_finished_run(splits
                     progress=False, graphs=setup.graphs)
         assert saved["epoch"] == 2 and len(saved["history"]) == 2
         for packed_epoch, own_epoch in zip(saved["history"], alone):
-            for key, value in own_epoch.items():  # two epochs of float reordering: the step test's 1e-5 grows
-                assert packed_epoch[key] == pytest.approx(value, rel=1e-4), key
+            # two epochs of float reordering: the step test's 1e-5 grows (on an H200, kl_gamma by 1.1e-4:
+            # the Beta KL's lgamma and digamma of nearly equal posteriors)
+            for key, value in own_epoch.items():
+                assert packed_epoch[key] == pytest.approx(value, rel=1e-4 if device.type == "cpu" else 5e-4), key
         assert set(saved["history"][0]) == set(alone[0]) and "valid/ah_sample" in alone[0]
         # the stage resumes it as its own finished run: the optimizer state loads into its own Adam
         setup.optimizer.load_state_dict(saved["optimizer"])
