@@ -136,12 +136,10 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
     step_of_pack, run_step = make_pack_step(pack, StackedAdam(pack.weights, [t["lr"] for t in trains]), randomness,
                                             device, dtype, trains[0]["grad_clip"], graphs)
     names = [m.name for m in members]
-    active = [True] * len(members)
     errors, histories = {}, [[] for _ in members]
     ceiling = uniform_loss(train_split, vocab_size)
 
     def stop(k, error):
-        active[k] = False
         step_of_pack.stop(k)
         errors[names[k]] = error
         tqdm.write(f"pack: {error}")
@@ -177,7 +175,7 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
                 stop(k, error)
         means = (sums / torch.tensor(np.maximum(counts, 1), device=device)[:, None]).tolist() if guard else None
         for k in range(len(members)):
-            if not active[k]:
+            if k in step_of_pack.stopped:
                 continue
             metrics = {f"train/{key}": value for key, value in zip(guard.keys, means[k])}
             model = pack.member(k).eval()  # member k as its own model (no dropout: eval changes nothing else)
@@ -194,7 +192,7 @@ def pretrain_pack(members, train_split, valid_split, vocab_size, device, dtype, 
     scaler = torch.amp.GradScaler(device.type, enabled=False)
     finished = {}
     for k, (member, setup) in enumerate(zip(members, setups)):
-        if not active[k]:
+        if k in step_of_pack.stopped:
             finished[member.name] = errors[member.name]
             continue
         finished[member.name] = {
