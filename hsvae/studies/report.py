@@ -178,7 +178,7 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
     alpha/(alpha+beta)) or the loss weights (MAT-VAE: psi, lambda). Settings keep one colour,
     in the prior's order."""
     models = [m for m in ("mat_vae", "hsvae") if m in set(runs["model"])]
-    n = _replicates(runs, keys)
+    n = _replicates(runs[runs["model"].isin(models)], keys)  # not the baselines' runs, one per experiment
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False, sharey=True)
     rows = []  # the bands' data, for `dvc plots show` (curves.csv)
     for column, (metric, what) in enumerate((("ah_sample", "samples of z"), ("ah_mean", "posterior means"))):
