@@ -145,7 +145,9 @@ def _settings_in_order(part: pd.DataFrame, names: list) -> list:
 
 
 def _replicates(runs: pd.DataFrame, keys) -> str:
-    """'n = 3' runs per setting (or 'n = 2-3' where settings have different numbers)."""
+    """'n = 3' runs per setting (or 'n = 2-3' where settings have different numbers), counted
+    over the studied VAEs: a supervised baseline is trained in every experiment of a study."""
+    runs = runs[runs["model"].isin(VAE_MODELS)]
     sizes = runs.groupby([*keys, "model"], dropna=False).size()
     low, high = int(sizes.min()), int(sizes.max())
     return f"n = {low}" if low == high else f"n = {low}-{high}"
@@ -178,7 +180,7 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
     alpha/(alpha+beta)) or the loss weights (MAT-VAE: psi, lambda). Settings keep one colour,
     in the prior's order."""
     models = [m for m in ("mat_vae", "hsvae") if m in set(runs["model"])]
-    n = _replicates(runs[runs["model"].isin(models)], keys)  # not the baselines' runs, one per experiment
+    n = _replicates(runs, keys)
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False, sharey=True)
     rows = []  # the bands' data, for `dvc plots show` (curves.csv)
     for column, (metric, what) in enumerate((("ah_sample", "samples of z"), ("ah_mean", "posterior means"))):
