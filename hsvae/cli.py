@@ -125,8 +125,11 @@ def neighbours_command(args):
 def study_run_command(args):
     from hsvae.studies.run import run_study
 
+    if getattr(args, "jobs", 0) and (args.address or args.gpus_per_run):
+        raise UsageError("--jobs runs on this machine without Ray: leave out --address and --gpus-per-run")
+
     result = run_study(args.name, args.set, args.address, args.cpus_per_run, args.gpus_per_run, args.git_remote,
-                       pack=args.pack)
+                       jobs=getattr(args, "jobs", 0))
     print(f"study {args.name}: {result['ran']} ran, {result['skipped']} already done, {len(result['failed'])} failed")
     for name, error in result["failed"].items():
         print(f"failed: {name}: {error}", file=sys.stderr)
@@ -184,16 +187,16 @@ def _parser():
     settings.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
                           help="an override applied to every run, as dvc exp run -S (e.g. preset=paper); repeatable")
     run = actions.add_parser("run", parents=[settings], formatter_class=formatter,
-                             help="run the study's missing experiments on Ray",
+                             help="run the study's missing experiments on Ray or on this machine",
                              description="Run every point x replicate of a study not yet run for this commit, each "
-                                         "as a DVC experiment, on an embedded Ray or a cluster.")
+                                         "as a DVC experiment, on an embedded Ray, a Ray cluster, or (--jobs N) on "
+                                         "this machine without Ray.")
     run.add_argument("--address", help="join this Ray cluster (default: an embedded local Ray)")
-    run.add_argument("--cpus-per-run", type=float, default=1.0, help="Ray CPUs per run (or pack)")
+    run.add_argument("--jobs", type=_positive, default=argparse.SUPPRESS,
+                     help="run N experiments at a time on this machine, without Ray (default: Ray)")
+    run.add_argument("--cpus-per-run", type=float, default=1.0, help="threads per run (and its Ray CPUs)")
     run.add_argument("--gpus-per-run", type=float, default=0.0,
-                     help="Ray GPUs per run (or pack); fractions share a GPU between runs (e.g. 0.25)")
-    run.add_argument("--pack", type=_positive, default=1,
-                     help="points of one shape whose VAEs train as one packed model in one Ray task: fewer host "
-                          "cores per run; separate runs are faster where cores are plenty (docs/studies.md)")
+                     help="Ray GPUs per run; fractions share a GPU between runs (e.g. 0.25)")
     run.add_argument("--git-remote", help="machines share no filesystem: a git URL the workers clone from and "
                                           "push experiments to (with the repository's default DVC remote)")
     report = actions.add_parser("report", parents=[settings], formatter_class=formatter,

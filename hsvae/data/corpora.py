@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.data.download import DownloadError, check_archive, copy_file, extract_tar, fetch
+from hsvae.data.download import DownloadError, check_archive, copy_file, extract_tar, fetch, git_blob_id
 from hsvae.data.synthetic import SyntheticCorpus
 from hsvae.errors import InputError, MissingInput
 
@@ -38,10 +38,12 @@ class CsvCorpus:
 
 @dataclass(frozen=True)
 class SplitCorpus:
-    """The paper authors' preprocessed splits, each file checked against its git blob id."""
+    """The paper authors' preprocessed splits, each file checked against its git blob id.
+    `resplit`: only their validation and test splits are used (see released_splits)."""
     folder: str
     blob_ids: dict = field(default_factory=dict)
     layout: str = "split"
+    resplit: bool = False
 
 
 CORPORA = {
@@ -59,6 +61,14 @@ CORPORA = {
         "test_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
         "vocab.txt": "24967b5781d8e12df803ba5ac0335b2c3d570bc9",
     }),
+    # The files the authors' DBpedia splits share with hsvae-dbpedia, all but the 140,000-sentence train.txt
+    "hsvae-dbpedia-released": SplitCorpus("New_DBPedia", {
+        "valid.txt": "b4d70977a8dfd196e116e7033b4bcc838b34c6fb",
+        "valid_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
+        "test.txt": "2ebafdffff0e80e6cf0a4eda3ce5b86500b9085b",
+        "test_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
+        "vocab.txt": "24967b5781d8e12df803ba5ac0335b2c3d570bc9",
+    }, resplit=True),
     "hsvae-yahoo": SplitCorpus("New_Yahoo", {
         "train.txt": "d2aafbc640f48d0c90fbe3318c59812c92782484",
         "train_class_label.txt": "1f5017b4c02b95c77e08cd60ca387d01328c8bfc",
@@ -88,10 +98,19 @@ def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | Non
     elif isinstance(CORPORA[name], SplitCorpus):
         spec = CORPORA[name]
         pattern = url_base.get("authors", AUTHORS_URL)
+        if data["source_dir"]:  # offline: the user's copy of the files, verified as a download is
+            source = Path(data["source_dir"])
+            check_source_dir(source, spec)
+            files = {file: source / file for file in spec.blob_ids}
+        else:
+            files = {file: fetch(pattern.format(folder=spec.folder, file=file), cache / spec.folder / file, blob_id)
+                     for file, blob_id in spec.blob_ids.items()}
         raw.mkdir(parents=True, exist_ok=True)
-        for file, blob_id in spec.blob_ids.items():
-            got = fetch(pattern.format(folder=spec.folder, file=file), cache / spec.folder / file, blob_id)
-            copy_file(got, raw / file)
+        if spec.resplit:
+            released_splits(files, raw)
+        else:
+            for file, path in files.items():
+                copy_file(path, raw / file)
     else:
         spec = CORPORA[name]
         archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=spec.archive), cache / f"{spec.archive}.tgz",
@@ -103,6 +122,47 @@ def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | Non
             if source.exists():
                 copy_file(source, raw / file)
         verify_counts(raw, spec, archive)
+
+
+def check_source_dir(source: Path, spec: SplitCorpus):
+    """data.source_dir holds every file of the corpus, each with its released git blob id."""
+    if not source.is_dir():
+        raise MissingInput(f"data.source_dir: {source} is not a folder")
+    missing = [f for f in spec.blob_ids if not (source / f).is_file()]
+    if missing:
+        raise MissingInput(f"data.source_dir: {source} lacks {', '.join(missing)} (the authors' {spec.folder} files)")
+    for file, blob_id in spec.blob_ids.items():
+        got = git_blob_id(source / file)
+        if got != blob_id:
+            raise InputError(f"data.source_dir: {source / file}: git blob id {got}, expected {blob_id} "
+                             f"(the authors' released {spec.folder}/{file})")
+
+
+def released_splits(files: dict, raw: Path):
+    """The splits of a corpus whose training file is not used: training = the released
+    validation split; validation and test = the released test split halved within each class
+    (of each class's sentences in file order, the first half, rounded down, is validation and
+    the rest test). Lines are copied byte for byte."""
+    copy_file(files["valid.txt"], raw / "train.txt")
+    copy_file(files["valid_class_label.txt"], raw / "train_class_label.txt")
+    sentences = files["test.txt"].read_bytes().split(b"\n")[:-1]
+    labels = files["test_class_label.txt"].read_bytes().split(b"\n")[:-1]
+    if len(sentences) != len(labels):
+        raise InputError(f"{files['test.txt']}: {len(sentences)} sentences but {files['test_class_label.txt']} "
+                         f"has {len(labels)} labels")
+    by_class = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(label.strip(), []).append(index)
+    halves = {"valid": [], "test": []}
+    for indices in by_class.values():
+        half = len(indices) // 2
+        halves["valid"] += indices[:half]
+        halves["test"] += indices[half:]
+    for split, indices in halves.items():
+        indices.sort()  # file order, classes interleaved as released
+        for suffix, lines in ((".txt", sentences), ("_class_label.txt", labels)):
+            (raw / f"{split}{suffix}").write_bytes(b"".join(lines[i] + b"\n" for i in indices))
+    copy_file(files["vocab.txt"], raw / "vocab.txt")
 
 
 def verify_counts(raw: Path, spec: CsvCorpus, archive: Path):

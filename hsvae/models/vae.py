@@ -66,9 +66,7 @@ class VAE(nn.Module):
         return {**terms, "total": self.weighted_total(terms)}
 
     def latent_terms(self, features):
-        """A sample of z for each row of `features` and the loss terms that need no decoder.
-        Every random draw of a step happens here, in a fixed order: a pack of models
-        (hsvae/models/packed.py) draws each member's noise as its own run does."""
+        """A sample of z for each row of `features` and the loss terms that need no decoder."""
         q_z = self.posterior(features)
         z = q_z.rsample()
         return z, {"kl_z": kl_divergence(q_z, self.prior_z(z.device)).sum(-1).mean()}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from hsvae.data.corpora import check_local_dir
+from hsvae.data.corpora import CORPORA, SplitCorpus, check_local_dir, check_source_dir
 from hsvae.device import resolve_device, resolve_graphs, resolve_precision
 from hsvae.errors import InputError
 from hsvae.models.registry import VAE_MODELS
@@ -87,5 +87,8 @@ def check_machine(params: dict):
     resolve_graphs(train["cuda_graphs"], device, "gru", dtype)
     check_memory(params, device)
     check_bert(params)
-    if params["data"]["corpus"] == "local":
-        check_local_dir(Path(params["data"]["local_dir"]))
+    data = params["data"]
+    if data["corpus"] == "local":
+        check_local_dir(Path(data["local_dir"]))
+    if isinstance(CORPORA[data["corpus"]], SplitCorpus) and data["source_dir"]:
+        check_source_dir(Path(data["source_dir"]), CORPORA[data["corpus"]])

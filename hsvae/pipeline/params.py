@@ -71,6 +71,7 @@ def schema() -> dict:
             "corpus": _choice(*CORPORA),
             "seed": SEED,
             "local_dir": _string,
+            "source_dir": _string,
             "per_class": {"train": COUNT, "valid": COUNT, "test": COUNT},
             "min_length": number_rule(int, ge=0),
             "max_length": COUNT,

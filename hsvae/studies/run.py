@@ -1,5 +1,5 @@
 """Studies: a named grid over params (conf/config.yaml `studies:`) times replicate training
-seeds, each point run as one DVC experiment on Ray, and the report of the family of runs.
+seeds, each point run as one DVC experiment, on Ray or on this machine without it.
 
 A point runs in its own clone of the current commit (DVC holds a repository lock, so runs
 cannot share a workspace): `dvc exp run --name NAME -S ...` there, then `dvc exp push` of the
@@ -7,12 +7,8 @@ experiment back to the user's repository (a path on a shared filesystem, with th
 shared through `cache.dir`; or a git remote plus a DVC remote). The experiment's name is the
 study's name and a hash of its overrides, so a point already run for this commit is skipped:
 a killed study resumes.
-
-With `--pack K`, up to K points of one shape share a clone and a Ray task: their GRU VAEs are
-pretrained as packs, one vectorised model per model kind (hsvae/training/pack.py), and each
-point is then its own `dvc exp run`, which finds its models trained (their finished
-checkpoints) and runs the rest of its pipeline: the experiments are those of separate runs.
 """
+import concurrent.futures
 import contextlib
 import ctypes
 import hashlib
@@ -123,9 +119,9 @@ def _workspace(study, name, threads):
 
 
 def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int,
-              study: str = "study") -> list:
+              study: str = "study") -> dict:
     """One point: clone `source` at `commit`, run the experiment, push it back to `source`.
-    Returns [{"name", "error" (None or the last lines of the failure), "seconds"}]."""
+    Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
     start = time.time()
     work, env, call = _workspace(study, name, threads)
     try:
@@ -136,60 +132,7 @@ def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: s
         error = _failure(failure)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return [{"name": name, "error": error, "seconds": time.time() - start}]
-
-
-def run_pack(source: str, commit: str, runs: list, cache_dir: str | None, threads: int, study: str = "study") -> list:
-    """Several points of one shape in one clone: their GRU VAEs pretrained as packs
-    (hsvae.studies.pack, with the clone's code), then each point's `dvc exp run`, which finds
-    its models' runs finished (their checkpoints) and runs the rest of its pipeline. Returns
-    one run_point result per point."""
-    start = time.time()
-    work, env, call = _workspace(study, runs[0][0], threads)
-    packed = Path(f"{work}-packed")
-    errors = {name: None for name, _ in runs}
-    try:
-        _clone(source, commit, work, cache_dir, call, env)
-        spec = packed / "spec.json"
-        packed.mkdir()
-        spec.write_text(json.dumps({"runs": runs, "out": str(packed)}))
-        call(sys.executable, "-m", "hsvae.studies.pack", str(spec))
-        errors.update(json.loads((packed / "result.json").read_text()))
-        for name, overrides in runs:
-            if errors[name]:
-                continue
-            checkpoints = Path(work, "checkpoints")
-            checkpoints.mkdir(exist_ok=True)
-            for model in (packed / name).glob("*.pt"):
-                shutil.move(model, checkpoints / model.name)
-            try:
-                _experiment(name, overrides, cache_dir, call)
-            except subprocess.CalledProcessError as failure:
-                errors[name] = _failure(failure)
-    except subprocess.CalledProcessError as failure:  # the clone or the packs failed: every point did
-        errors = {name: error or _failure(failure) for name, error in errors.items()}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(packed, ignore_errors=True)
-    seconds = time.time() - start
-    return [{"name": name, "error": error, "seconds": seconds} for name, error in errors.items()]
-
-
-def pack_groups(runs: list, size: int) -> list:
-    """The runs in groups of at most `size` that a pack can train together: the same models,
-    data, sizes and training settings but the seed and learning rate (what varies between
-    members is the models' own sections and train.seed / train.lr). Runs with the same seed
-    share their batches, so each group keeps the study's replicate-by-replicate order."""
-    if size <= 1:
-        return [[run] for run in runs]
-    shapes = {}
-    for name, overrides in runs:
-        params = compose(overrides)
-        train = {k: v for k, v in params["train"].items() if k not in ("seed", "lr")}
-        shape = json.dumps([params["models"], params["baselines"], params["arch"], params["data"], train],
-                           sort_keys=True)
-        shapes.setdefault(shape, []).append((name, overrides))
-    return [members[i : i + size] for members in shapes.values() for i in range(0, len(members), size)]
+    return {"name": name, "error": error, "seconds": time.time() - start}
 
 
 # What a point's clone runs: a change elsewhere (dvc.lock, results) does not change the runs.
@@ -227,17 +170,58 @@ def _start_reaper(clones: Path) -> subprocess.Popen:
                             start_new_session=True)
 
 
+def _kill_descendants(but: int):
+    import psutil
+
+    for process in psutil.Process().children(recursive=True):
+        if process.pid != but:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+
+
 def _terminate_as_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=0.0, git_remote=None,
-              progress=True, pack=1) -> dict:
-    """Run the study's missing points on Ray, in packs of up to `pack` points of one shape (one
-    Ray task each, with `cpus_per_run` and `gpus_per_run`); return {"ran", "skipped",
-    "failed": {name: error}}. Stopped by Ctrl-C, SIGTERM or SIGKILL, it leaves no process and
-    no clone behind."""
+def _on_ray(todo, run, address, cpus_per_run, gpus_per_run, ray_dir):
+    """Each run a Ray task; yields run_point's results as they finish. Ray's session files
+    live in `ray_dir`, which the study removes."""
     import ray
+
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             **({} if address else {"_temp_dir": str(ray_dir)}))
+    try:
+        task = ray.remote(run).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)
+        names = {task.remote(name, overrides): name for name, overrides in todo}
+        pending = list(names)
+        while pending:
+            finished, pending = ray.wait(pending, num_returns=1)
+            try:
+                yield ray.get(finished[0])
+            except ray.exceptions.RayError as error:  # the task's worker or node was lost
+                yield {"name": names[finished[0]], "error": f"Ray: {str(error).splitlines()[0]}"}
+    finally:
+        ray.shutdown()
+
+
+def _here(todo, run, jobs):
+    """`jobs` runs at a time on this machine, without Ray; yields results as they finish."""
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(run, name, overrides) for name, overrides in todo]
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=0.0, git_remote=None,
+              progress=True, jobs=0) -> dict:
+    """Run the study's missing points, each with `cpus_per_run` threads: on Ray (an embedded
+    one, or the cluster at `address`; `gpus_per_run` a Ray GPU share), or with `jobs` > 0,
+    `jobs` at a time on this machine without Ray. Returns {"ran", "skipped", "failed": {name:
+    error}}. Stopped by Ctrl-C, SIGTERM or SIGKILL, it leaves no process and no clone behind."""
     from tqdm import tqdm
 
     params = load("params.yaml")
@@ -256,43 +240,38 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
         cache_dir = str(Path(subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True,
                                             check=True).stdout.strip()).resolve())
     print(f"study {name}: {len(runs)} runs, {len(runs) - len(todo)} already done for commit {commit[:7]}, "
-          f"{len(todo)} to run")
+          f"{len(todo)} to run{'' if jobs else ' on Ray'}")
     failed = {}
     if todo:
         clones = clones_folder(name)
         shutil.rmtree(clones, ignore_errors=True)  # left by a killed study
+        clones.mkdir(parents=True)
         reaper = _start_reaper(clones)
         previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        threads = max(1, int(cpus_per_run))
+
+        def run(run_name, overrides):
+            return run_point(source, commit, run_name, overrides, cache_dir, threads, name)
+
+        results = (_here(todo, run, jobs) if jobs
+                   else _on_ray(todo, run, address, cpus_per_run, gpus_per_run, clones / "ray"))
         try:
-            options = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run, "max_retries": 0}
-            single, packed = ray.remote(run_point).options(**options), ray.remote(run_pack).options(**options)
-            threads = max(1, int(cpus_per_run))
-            names = {}
-            for group in pack_groups(todo, pack):
-                task = (single.remote(source, commit, *group[0], cache_dir, threads, name) if len(group) == 1
-                        else packed.remote(source, commit, group, cache_dir, threads, name))
-                names[task] = [n for n, _ in group]
-            pending = list(names)
             with tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"study {name}", unit="run",
                       disable=None if progress else True) as bar:
-                while pending:
-                    finished, pending = ray.wait(pending, num_returns=1)
-                    try:
-                        results = ray.get(finished[0])
-                    except ray.exceptions.RayError as error:  # the task's worker or node was lost
-                        lost = f"Ray: {str(error).splitlines()[0]}"
-                        results = [{"name": n, "error": lost} for n in names[finished[0]]]
-                    for result in results:
-                        if result["error"]:
-                            failed[result["name"]] = result["error"]
-                            tqdm.write(f"run {result['name']} failed: {result['error']}")
-                        elif git_remote:
-                            subprocess.run(["dvc", "exp", "pull", git_remote, result["name"]], check=True,
-                                           capture_output=True)
-                        bar.update(1)
+                for result in results:
+                    if result["error"]:
+                        failed[result["name"]] = result["error"]
+                        tqdm.write(f"run {result['name']} failed: {result['error']}")
+                    elif git_remote:
+                        subprocess.run(["dvc", "exp", "pull", git_remote, result["name"]], check=True,
+                                       capture_output=True)
+                    bar.update(1)
+        except BaseException:
+            if jobs:  # the pool's threads wait on their runs: stop those first
+                _kill_descendants(but=reaper.pid)
+            raise
         finally:
-            ray.shutdown()
+            results.close()
             signal.signal(signal.SIGTERM, previous)
             reaper.kill()  # the driver cleans up itself; the reaper is for a driver killed outright
             reaper.wait()
