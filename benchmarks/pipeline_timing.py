@@ -22,7 +22,8 @@ from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.errors import UserError
 from hsvae.pipeline.params import compose, validate
-from hsvae.pipeline.stage import device_and_dtype, stage_configs
+from hsvae.device import device_and_dtype
+from hsvae.pipeline.configs import stage_configs
 from hsvae.training.classify import classify_vae
 from hsvae.training.pretrain import pretrain
 

@@ -17,7 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.train_throughput import ARCHS, SHARED, LengthsSplit, dbpedia_lengths, train_config
 from hsvae.config import defaults_of
-from hsvae.device import resolve_precision
+from hsvae.device import device_and_dtype
 from hsvae.models.chunked_ce import ALIGN
 from hsvae.models.hsvae import HSVAEConfig
 from hsvae.training.pretrain import training_setup
@@ -59,7 +59,7 @@ def main():
     split = LengthsSplit(dbpedia_lengths(Path(args.text_dir))[0], VOCAB)
     cfg = {"name": "hsvae", "arch": PAPER_ARCH, "hparams": defaults_of(HSVAEConfig),
            "train": train_config(args.precision, False, args.ce_chunk, args.batch)}
-    dtype = resolve_precision(args.precision, device)
+    _, dtype = device_and_dtype({"device": args.device, "precision": args.precision})
     setup = training_setup(cfg, split, VOCAB, device, dtype)
     run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype)
     order = setup.batches(np.random.default_rng(0))

@@ -22,7 +22,7 @@ import torch
 from benchmarks import report
 from hsvae.config import defaults_of
 from hsvae.data.batching import collate
-from hsvae.device import resolve_precision
+from hsvae.device import device_and_dtype
 from hsvae.models.hsvae import HSVAEConfig
 from hsvae.training.pretrain import training_setup
 from hsvae.training.step import make_step
@@ -97,7 +97,7 @@ def measure_step(cfg, split, vocab, device, steps, warmup, before_timing=None):
     `warmup` steps (CUDA graphs are captured there); the matmul rate of the step's precision
     is probed right before and after the timed block. `before_timing()` is called right
     before the timed block (processes timed together wait there for each other)."""
-    dtype = resolve_precision(cfg["train"]["precision"], device)
+    _, dtype = device_and_dtype({"device": str(device), "precision": cfg["train"]["precision"]})
     setup = training_setup(cfg, split, vocab, device, dtype)
     run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype, cfg["train"]["grad_clip"],
                          graphs=setup.graphs)

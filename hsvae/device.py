@@ -41,10 +41,18 @@ def resolve_precision(precision: str, device: torch.device):
     if precision == "auto":
         native = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_native_bf16()
         precision = "bf16" if native else "fp32"
-    tf32 = precision == "tf32"
+    return {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def device_and_dtype(settings: dict):
+    """Device and autocast dtype of a stage config holding `device` and `precision`, and
+    PyTorch's process-wide TF32 switches set for it (on for tf32, off otherwise): called where
+    a stage starts its work, the one place this project changes a global setting."""
+    device = resolve_device(settings["device"])
+    tf32 = settings["precision"] == "tf32"
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
-    return {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return device, resolve_precision(settings["precision"], device)
 
 
 def resolve_graphs(setting, device: torch.device, encoder: str = "gru", dtype=None) -> bool:

@@ -8,18 +8,28 @@ import numpy as np
 from hsvae.analysis.analyze import analyze
 from hsvae.analysis.figures import display_name, report_text, write_curves
 from hsvae.atomic import atomic_path, write_json, write_text
-from hsvae.pipeline.stage import DATA, check_trained_with, run, stage_config
+from hsvae.errors import reading
+from hsvae.pipeline.stage import DATA, check_made_with, folder_record, run, stage_config
 
 REPORTS = Path("reports")
 
 
+def check_inputs(cfg):
+    """Every input analyze reads was made with the settings configs/analyze.json expects,
+    checked upstream first (a model trained with other settings names pretrain, not classify)."""
+    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
+    for path, expected in sorted(cfg["inputs"].items(), key=lambda item: not item[0].endswith(".npz")):
+        if path.endswith(".npz"):
+            with reading(path, expected["stage"]), np.load(path) as codes:
+                recorded = json.loads(str(codes["made_with"]))
+            check_made_with(cfg, path, recorded)
+        elif path.startswith("reports/classify/"):
+            check_made_with(cfg, path, folder_record(path, expected["stage"]))
+
+
 def main():
     cfg = stage_config("analyze")
-    for name in cfg["models"]:
-        path = REPORTS / "codes" / f"{name}.npz"
-        with np.load(path) as codes:
-            trained = json.loads(str(codes["settings"])) if "settings" in codes else {}
-        check_trained_with(path, name, trained, {"arch": cfg["arch"], "hparams": cfg["hparams"][name]})
+    check_inputs(cfg)
     with atomic_path(REPORTS / "figures") as figures, atomic_path(REPORTS / "gamma_class") as gamma_dir, \
             atomic_path(REPORTS / "curves") as curves:
         for folder in (figures, gamma_dir, curves):

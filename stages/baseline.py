@@ -4,16 +4,18 @@ from pathlib import Path
 
 from hsvae.analysis.reports import write_classification
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.pipeline.stage import DATA, baseline_argument, device_and_dtype, run, stage_config
+from hsvae.device import device_and_dtype
+from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
 from hsvae.training.classify import BASELINES
 
 
 def main():
-    name = baseline_argument()
+    name = model_argument(BASELINES)
     cfg = stage_config(f"baseline/{name}")
     device, dtype = device_and_dtype(cfg["train"])
+    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
-    with write_classification(Path("reports/classify") / name, splits, DATA) as (live, record):
+    with write_classification(Path("reports/classify") / name, splits, DATA, cfg) as (live, record):
         record(BASELINES[name](cfg, splits, vocabulary_size(DATA), device, dtype, live))
 
 

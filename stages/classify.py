@@ -4,20 +4,23 @@ from pathlib import Path
 
 from hsvae.analysis.reports import write_classification
 from hsvae.data.splits import load_splits
+from hsvae.device import device_and_dtype
+from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import load_vae
-from hsvae.pipeline.stage import DATA, check_trained_with, device_and_dtype, run, stage_config, vae_argument
+from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
 from hsvae.training.classify import classify_vae
 
 
 def main():
-    name = vae_argument()
+    name = model_argument(VAE_MODELS)
     cfg = stage_config(f"classify/{name}")
     device, _ = device_and_dtype(cfg)
+    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
     path = Path("models") / f"{name}.pt"
-    model, trained = load_vae(path, device)
-    check_trained_with(path, name, trained, stage_config(f"pretrain/{name}"))
-    with write_classification(Path("reports/classify") / name, splits, DATA) as (live, record):
+    model, saved = load_vae(path, device, advice=f"re-run pretrain@{name} (dvc repro)")
+    check_made_with(cfg, path, saved.get("made_with"))
+    with write_classification(Path("reports/classify") / name, splits, DATA, cfg) as (live, record):
         record(classify_vae(model, splits, cfg, device, live))
 
 

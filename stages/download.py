@@ -3,13 +3,14 @@ from pathlib import Path
 
 from hsvae.atomic import atomic_path
 from hsvae.data.corpora import download
-from hsvae.pipeline.stage import run, stage_config
+from hsvae.pipeline.stage import RAW, run, stage_config, write_record
 
 
 def main():
-    data = stage_config("data")["data"]
-    with atomic_path("data/raw") as tmp:
-        download(data, data["seed"], tmp, cache=Path("data/downloads"))
+    cfg = stage_config("data")
+    with atomic_path(RAW) as tmp:
+        download(cfg["data"], cfg["data"]["seed"], tmp, cache=Path("data/downloads"))
+        write_record(tmp, cfg)
 
 
 if __name__ == "__main__":

@@ -2,14 +2,18 @@
 from pathlib import Path
 
 from hsvae.atomic import atomic_path, write_json
+from hsvae.data.corpora import CORPORA
 from hsvae.data.preprocess import preprocess
-from hsvae.pipeline.stage import DATA, corpus_spec, run, stage_config
+from hsvae.pipeline.stage import DATA, RAW, check_made_with, folder_record, run, stage_config, write_record
 
 
 def main():
-    data = stage_config("data")["data"]
+    cfg = stage_config("data")
+    data = cfg["data"]
+    check_made_with(cfg, RAW, folder_record(RAW, "download"))
     with atomic_path(DATA) as tmp:
-        stats = preprocess(Path("data/raw"), tmp, data, data["seed"], corpus_spec(data))
+        stats = preprocess(Path(RAW), tmp, data, data["seed"], CORPORA[data["corpus"]])
+        write_record(tmp, cfg)
     write_json("reports/data/stats.json", stats)
 
 

@@ -3,7 +3,7 @@
 models/MODEL.pt; per-epoch logs in reports/pretrain/MODEL (DVCLive); the VAE's own test
 metrics (reconstruction, KL terms, Average Hoyer variants) in reports/pretrain/MODEL/test.json;
 the test split's posterior means (and mean q(gamma|x) where the model has gamma) in
-reports/codes/MODEL.npz, with the settings the model was trained with."""
+reports/codes/MODEL.npz. The model and the codes record what they were made with."""
 import json
 from pathlib import Path
 
@@ -13,14 +13,17 @@ from hsvae.analysis.evaluation import test_outputs
 from hsvae.atomic import atomic_live, atomic_path, write_json
 from hsvae.data.preprocess import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.pipeline.stage import DATA, device_and_dtype, run, stage_config, vae_argument
+from hsvae.device import device_and_dtype
+from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
 from hsvae.training.pretrain import pretrain
 
 
 def main():
-    name = vae_argument()
+    name = model_argument(VAE_MODELS)
     cfg = stage_config(f"pretrain/{name}")
     device, dtype = device_and_dtype(cfg["train"])
+    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
     out, checkpoint = Path("reports/pretrain") / name, Path("checkpoints") / f"{name}.pt"
     with atomic_live(out) as live:
@@ -31,8 +34,8 @@ def main():
     metrics, codes = test_outputs(model, splits["test"], cfg["train"]["eval_batch_size"], device, cfg["train"]["seed"])
     write_json(out / "test.json", metrics)
     with atomic_path(Path("reports/codes") / f"{name}.npz") as tmp:
-        with open(tmp, "wb") as f:  # the settings travel with the codes: analyze checks them
-            np.savez(f, **codes, settings=json.dumps({"arch": cfg["arch"], "hparams": cfg["hparams"]}))
+        with open(tmp, "wb") as f:
+            np.savez(f, **codes, made_with=json.dumps(cfg["made_with"]))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from hsvae.data.corpora import download
 from hsvae.data.preprocess import Vocabulary, preprocess
 from hsvae.data.splits import Split
 from hsvae.encode import jaccard, load_encoder, neighbours
-from hsvae.pipeline.stage import stage_configs
+from hsvae.pipeline.configs import stage_configs
 from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay
 

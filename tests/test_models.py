@@ -217,7 +217,7 @@ def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_p
     from hsvae.data.corpora import download
     from hsvae.data.preprocess import preprocess
     from hsvae.data.splits import load_splits
-    from hsvae.pipeline.stage import stage_configs
+    from hsvae.pipeline.configs import stage_configs
     from hsvae.training import pretrain as pretrain_module
     from tests.pipeline_utils import ROOT, TINY, overlay
 

@@ -125,7 +125,10 @@ def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path
     ("train.precision=fp8", "train.precision = 'fp8': expected one of fp32, tf32, bf16, fp16, auto"),
 ])
 def test_a_bad_param_fails_the_stage_with_one_line(tmp_path, override, message):
+    """params.yaml edited by hand: configure, the stage that reads it, refuses it with one line
+    and writes nothing."""
     repo = tiny_repo(tmp_path)
+    before = (repo / "configs/data.json").read_bytes()
     key, value = override.split("=")
     import yaml
 
@@ -133,11 +136,11 @@ def test_a_bad_param_fails_the_stage_with_one_line(tmp_path, override, message):
     section, name = key.split(".")
     params[section][name] = yaml.safe_load(value)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    result = run([sys.executable, "-m", "stages.download"], repo, check=False)
+    result = run([sys.executable, "-m", "stages.configure"], repo, check=False)
     assert result.returncode == 2
     assert result.stderr.strip() == f"error: params.yaml: {message}" or message in result.stderr
     assert "Traceback" not in result.stderr
-    assert not (repo / "data/raw").exists()
+    assert (repo / "configs/data.json").read_bytes() == before
 
 
 def output_hashes(repo):

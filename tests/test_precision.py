@@ -5,9 +5,9 @@ import yaml
 from hsvae.data.corpora import download
 from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import Split
-from hsvae.device import cpu_has_native_bf16, resolve_graphs, resolve_precision
+from hsvae.device import cpu_has_native_bf16, device_and_dtype, resolve_graphs, resolve_precision
 from hsvae.errors import UserError
-from hsvae.pipeline.stage import stage_configs
+from hsvae.pipeline.configs import stage_configs
 from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay
 
@@ -19,8 +19,12 @@ def test_precision_choices():
     assert resolve_precision("fp16", cpu) is torch.float16
     # auto: bf16 where the CPU multiplies bf16 in hardware (AMX, AVX512-BF16), fp32 elsewhere
     assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
-    assert resolve_precision("tf32", cpu) is None and torch.backends.cuda.matmul.allow_tf32
-    assert resolve_precision("fp32", cpu) is None and not torch.backends.cuda.matmul.allow_tf32
+    assert resolve_precision("tf32", cpu) is None and not torch.backends.cuda.matmul.allow_tf32  # no global effect
+    # the stage's device_and_dtype sets TF32 for the process, on for tf32 only
+    assert device_and_dtype({"device": "cpu", "precision": "tf32"}) == (cpu, None)
+    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+    assert device_and_dtype({"device": "cpu", "precision": "bf16"}) == (cpu, torch.bfloat16)
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
 
 
 def test_cuda_graphs_are_off_on_a_cpu_and_refused_when_asked_for():

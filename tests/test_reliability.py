@@ -289,7 +289,7 @@ def test_a_learning_rate_that_diverges_in_the_first_epoch_is_stopped_by_name(tmp
     from hsvae.data.corpora import download
     from hsvae.data.preprocess import preprocess
     from hsvae.data.splits import load_splits, vocabulary_size
-    from hsvae.pipeline.stage import stage_configs
+    from hsvae.pipeline.configs import stage_configs
     from hsvae.training.pretrain import pretrain
     from tests.pipeline_utils import TINY, overlay
 
@@ -345,7 +345,7 @@ def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
     from hsvae.data.corpora import download
     from hsvae.data.preprocess import preprocess
     from hsvae.data.splits import load_splits, vocabulary_size
-    from hsvae.pipeline.stage import stage_configs
+    from hsvae.pipeline.configs import stage_configs
     from hsvae.training.pretrain import pretrain
     from tests.pipeline_utils import TINY, overlay
 

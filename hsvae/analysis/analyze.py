@@ -18,6 +18,7 @@ from hsvae.analysis.figures import (
 )
 from hsvae.analysis.metrics import mean_off_diagonal
 from hsvae.data.splits import Split, class_names, vocabulary_size
+from hsvae.errors import reading
 from hsvae.models.registry import VAE_MODELS
 
 
@@ -48,7 +49,8 @@ def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
     figure_hoyer_over_training(reports / "pretrain", [m for m in cfg["models"] if VAE_MODELS[m].sparse],
                                figures / "fig3_hoyer_epochs.png", text)
     for name in (m for m in cfg["models"] if VAE_MODELS[m].has_gamma):
-        means = np.load(reports / "codes" / f"{name}.npz")["gamma"]
+        with reading(reports / "codes" / f"{name}.npz", f"pretrain@{name}"):
+            means = np.load(reports / "codes" / f"{name}.npz")["gamma"]
         matrix = gamma_class(means, test.labels, len(names))
         np.savetxt(gamma_dir / f"{name}.csv", matrix, delimiter=",", fmt="%.4f")
         start = most_distinct_window(matrix, window)

@@ -2,7 +2,6 @@
 Average Hoyer over training (Fig. 3), gamma_class heat maps (Fig. 4) and the classes'
 word-distribution divergence (Fig. 5)."""
 import csv
-import json
 import textwrap
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl  # noqa: E402
+from hsvae.errors import read_json, reading  # noqa: E402
 
 SUMMARY_KEYS = ("accuracy", "ah_sample", "ah_mean", "ah_slab_mean", "rec", "kl_z", "kl_gamma", "mmd")
 GAMMA_OFF = 0.5  # §4.4: a sentence's dimension is off (spike) when its mean gamma is at least this
@@ -24,11 +24,14 @@ def summarise(reports: Path, names) -> dict:
     (Average Hoyer variants, reconstruction, KL terms): the numbers a researcher compares."""
     summary = {}
     for name in names:
-        found = json.loads((reports / "classify" / name / "test.json").read_text())
         pretrain = reports / "pretrain" / name / "test.json"
+        classified = reports / "classify" / name / "test.json"
+        maker = f"classify@{name}" if pretrain.exists() else f"baseline@{name}"
+        found = read_json(classified, maker)
         if pretrain.exists():
-            found.update(json.loads(pretrain.read_text()))
-        found["accuracy"] = found.pop("test_accuracy")
+            found.update(read_json(pretrain, f"pretrain@{name}"))
+        with reading(classified, maker):
+            found["accuracy"] = found.pop("test_accuracy")
         summary[name] = {k: found[k] for k in SUMMARY_KEYS if k in found}
     return summary
 
@@ -123,7 +126,7 @@ def figure_accuracy_sparsity(summary: dict, path, caption: str, classes: int):
 
 def read_tsv(path: Path) -> list:
     """A DVCLive metric log as (epoch, value) rows (training logs its 1-based epoch as the step)."""
-    with open(path) as f:
+    with reading(path, f"{path.parts[-6]}@{path.parts[-5]}"), open(path) as f:  # reports/STAGE/NAME/plots/metrics/SPLIT/M.tsv
         return [(int(row["step"]), float(row[path.stem])) for row in csv.DictReader(f, delimiter="\t")]
 
 

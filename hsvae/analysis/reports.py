@@ -9,9 +9,10 @@ from hsvae.data.splits import class_names
 
 
 @contextlib.contextmanager
-def write_classification(out: Path, splits, data_dir):
+def write_classification(out: Path, splits, data_dir, config: dict):
     """Yield (live, record): train with the DVCLive logger `live`, then record(predictions per
-    split). The folder (curves, confusion matrix) and test.json appear only if all succeeded."""
+    split). The folder (curves, confusion matrix), test.json and the stage's provenance record
+    (config["made_with"]) appear only if all succeeded."""
     names, accuracy = class_names(data_dir), {}
 
     def record(predictions):
@@ -25,3 +26,4 @@ def write_classification(out: Path, splits, data_dir):
         if not accuracy:
             raise RuntimeError("write_classification: no predictions were recorded")
     write_json(out / "test.json", accuracy)
+    write_json(out / "made_with.json", config["made_with"])

@@ -10,7 +10,7 @@ import numpy as np
 
 from hsvae.data.batching import SPECIALS, UNK
 from hsvae.data.corpora import SPLITS, layout, read_csv, read_lines, read_split
-from hsvae.errors import InputError
+from hsvae.errors import InputError, reading
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 # Unknown-word markers of the authors' preprocessed corpora.
@@ -112,7 +112,8 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path):
-        return cls(Path(path).read_text(encoding="utf-8").splitlines()[len(SPECIALS):])
+        with reading(path, "preprocess"):
+            return cls(Path(path).read_text(encoding="utf-8").splitlines()[len(SPECIALS):])
 
     def save(self, path):
         Path(path).write_text("\n".join(self.words) + "\n", encoding="utf-8")

@@ -1,34 +1,37 @@
 """The preprocess stage's splits, loaded for training: id arrays, lengths, labels, text."""
 import hashlib
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from hsvae.data.batching import collate
-from hsvae.errors import InputError
+from hsvae.errors import InputError, reading
 
 
 class Split:
     def __init__(self, folder, name: str):
         folder = Path(folder)
         path = folder / f"{name}.npz"
-        try:
+        with reading(path, "preprocess"):
             arrays = np.load(path)
             tokens, offsets, self.labels = arrays["tokens"], arrays["offsets"], arrays["labels"]
-        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise InputError(f"{path}: not a readable split ({error}); re-run the preprocess stage") from None
+            if offsets.ndim != 1 or len(offsets) != len(self.labels) + 1 or offsets[-1] != len(tokens):
+                raise ValueError(f"{len(offsets)} offsets for {len(self.labels)} labels and {len(tokens)} tokens")
         self.digest = hashlib.sha256(path.read_bytes()).hexdigest()  # identifies the data a run trained on
         self.sentences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
         self.lengths = np.diff(offsets)
-        self.classes = len((folder / "classes.txt").read_text().split())
+        self.classes = len(class_names(folder))
         self._text_path = folder / f"{name}.txt"
         self._texts = None
 
     @property
     def texts(self):
         if self._texts is None:
-            self._texts = self._text_path.read_text(encoding="utf-8").splitlines()
+            with reading(self._text_path, "preprocess"):
+                self._texts = self._text_path.read_text(encoding="utf-8").splitlines()
+            if len(self._texts) != len(self.sentences):
+                raise InputError(f"{self._text_path}: {len(self._texts)} lines for {len(self.sentences)} sentences; "
+                                 "re-run preprocess (dvc repro)")
         return self._texts
 
     def __len__(self):
@@ -50,8 +53,15 @@ def load_splits(folder) -> dict:
 
 
 def vocabulary_size(folder) -> int:
-    return len(Path(folder, "vocab.txt").read_text(encoding="utf-8").splitlines())
+    path = Path(folder, "vocab.txt")
+    with reading(path, "preprocess"):
+        return len(path.read_text(encoding="utf-8").splitlines())
 
 
 def class_names(folder) -> list:
-    return Path(folder, "classes.txt").read_text(encoding="utf-8").split()
+    path = Path(folder, "classes.txt")
+    with reading(path, "preprocess"):
+        names = path.read_text(encoding="utf-8").split()
+    if not names:
+        raise InputError(f"{path}: no class names; re-run preprocess (dvc repro)")
+    return names

@@ -78,8 +78,8 @@ class SpikeAndSlab(Distribution):
 
     def log_prob(self, value):
         gamma = self.gamma.clamp(GAMMA_EPS, 1 - GAMMA_EPS)
-        log_spike = Normal(0.0, self.spike_scale).log_prob(value) + torch.log(gamma)
-        log_slab = Normal(self.loc, self.scale).log_prob(value) + torch.log1p(-gamma)
+        log_spike = Normal(0.0, self.spike_scale, validate_args=False).log_prob(value) + torch.log(gamma)
+        log_slab = Normal(self.loc, self.scale, validate_args=False).log_prob(value) + torch.log1p(-gamma)
         return torch.logaddexp(log_spike, log_slab)
 
 

@@ -30,7 +30,8 @@ class HSVAE(VAE):
     Loss = rec + psi KL_z (single-sample, log-sum-exp mixture densities) + lambda KL_gamma (closed form)."""
 
     def prior_gamma(self, like: torch.Tensor) -> Beta:
-        return Beta(torch.full_like(like, self.config.alpha), torch.full_like(like, self.config.beta))
+        return Beta(torch.full_like(like, self.config.alpha), torch.full_like(like, self.config.beta),
+                    validate_args=False)
 
     def prior_z(self, gamma: torch.Tensor) -> SpikeAndSlab:
         return SpikeAndSlab(gamma, torch.zeros_like(gamma), torch.ones_like(gamma), self.config.spike_scale)
@@ -49,7 +50,7 @@ class HSVAE(VAE):
             b = F.softplus(self.b_head(features)) + 1e-5
         if clamp:
             a, b = (clamp_straight_through(v, *self.config.beta_clamp) for v in (a, b))
-        return Beta(a, b)
+        return Beta(a, b, validate_args=False)
 
     def posterior_parts(self, features):
         """q(gamma|x) (clamped, as in training) and the slab's (loc, scale)."""

@@ -40,7 +40,7 @@ class VAE(nn.Module):
         self._build_heads(self.encoder.output_dim, latent_dim)
 
     def prior_z(self, device) -> Normal:
-        return Normal(torch.zeros(self.latent_dim, device=device), 1.0)
+        return Normal(torch.zeros(self.latent_dim, device=device), 1.0, validate_args=False)
 
     def _build_heads(self, feature_dim, latent_dim):
         self.loc_head = nn.Linear(feature_dim, latent_dim)
@@ -53,7 +53,7 @@ class VAE(nn.Module):
             return self.loc_head(features), F.softplus(self.scale_head(features)) + 1e-5
 
     def posterior(self, features) -> Normal:
-        return Normal(*self.slab(features))
+        return Normal(*self.slab(features), validate_args=False)
 
     def features(self, batch, features=None):
         """The encoder's features of `batch`, unless the caller already has them."""

@@ -101,6 +101,7 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     model.eval()
     std = posterior_means(model, train_split, train["eval_batch_size"], device).std(0)
     save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,
+         made_with=cfg.get("made_with"),
          vocab=list(vocab_words) if vocab_words is not None else None,
          dimension_scale=[float(s) if s > 0 else 1.0 for s in std])
     return model, history

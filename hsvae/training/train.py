@@ -127,46 +127,52 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             _log(live, metrics)
     load = load or (lambda indices: indices)
     run_step = make_step(terms, optimizer, device, dtype, grad_clip, scaler, graphs)
-    for epoch in tqdm(range(start, epochs), desc=f"{name} epochs", initial=start, total=epochs,
-                      disable=None if progress else True, position=0):
-        torch.manual_seed(seed * 100_003 + epoch)
-        order = batches(np.random.default_rng([seed, epoch]))
-        model.train()
-        guard, sums, count = None, None, 0
-        bar = tqdm(order, desc=f"epoch {epoch + 1} batches", leave=False, disable=None if progress else True,
-                   position=1)
-        for step, indices in enumerate(bar, 1):
-            values, norm = run_step(load(indices))
-            if guard is None:
-                guard = Guard([name], values, device, loss_ceiling)
-                sums = torch.zeros(len(values), dtype=torch.float64, device=device)
-            row = torch.stack([values[k].double() for k in guard.keys])
-            guard.update(step, row[None], None if norm is None else norm[None])
-            n = len(indices)
-            sums += row * n
-            count += n
-            if step % CHECK_EVERY == 0:
-                _raise_first(guard.read(epoch, step))
-        if guard is not None:
-            _raise_first(guard.read(epoch, len(order)))
-        metrics = {f"train/{k}": v / count for k, v in zip(guard.keys, sums.tolist())} if guard else {}
-        model.eval()
-        with torch.no_grad(), autocast(device, dtype):
-            metrics.update(evaluate())
-        check_finite(metrics, f"{name}: epoch {epoch + 1}, evaluation")
-        check_not_diverging(name, history, metrics, epoch)
-        metrics["epoch"] = epoch + 1
-        history.append(metrics)
-        if live is not None:
-            _log(live, metrics)
-        if checkpoint is not None:
-            with atomic_path(checkpoint) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scaler": scaler.state_dict(), "history": history, "epoch": epoch + 1,
-                            "fingerprint": fingerprint}, tmp)
-        if progress:
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "epoch")
-            tqdm.write(f"{name} epoch {epoch + 1}/{epochs}: {shown}")
+    saved_epochs = start
+    try:
+        for epoch in tqdm(range(start, epochs), desc=f"{name} epochs", initial=start, total=epochs,
+                          disable=None if progress else True, position=0):
+            torch.manual_seed(seed * 100_003 + epoch)
+            order = batches(np.random.default_rng([seed, epoch]))
+            model.train()
+            guard, sums, count = None, None, 0
+            bar = tqdm(order, desc=f"epoch {epoch + 1} batches", leave=False, disable=None if progress else True,
+                       position=1)
+            for step, indices in enumerate(bar, 1):
+                values, norm = run_step(load(indices))
+                if guard is None:
+                    guard = Guard([name], values, device, loss_ceiling)
+                    sums = torch.zeros(len(values), dtype=torch.float64, device=device)
+                row = torch.stack([values[k].double() for k in guard.keys])
+                guard.update(step, row[None], None if norm is None else norm[None])
+                n = len(indices)
+                sums += row * n
+                count += n
+                if step % CHECK_EVERY == 0:
+                    _raise_first(guard.read(epoch, step))
+            if guard is not None:
+                _raise_first(guard.read(epoch, len(order)))
+            metrics = {f"train/{k}": v / count for k, v in zip(guard.keys, sums.tolist())} if guard else {}
+            model.eval()
+            with torch.no_grad(), autocast(device, dtype):
+                metrics.update(evaluate())
+            check_finite(metrics, f"{name}: epoch {epoch + 1}, evaluation")
+            check_not_diverging(name, history, metrics, epoch)
+            metrics["epoch"] = epoch + 1
+            history.append(metrics)
+            if live is not None:
+                _log(live, metrics)
+            if checkpoint is not None:
+                with atomic_path(checkpoint) as tmp:
+                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "scaler": scaler.state_dict(), "history": history, "epoch": epoch + 1,
+                                "fingerprint": fingerprint}, tmp)
+                saved_epochs = epoch + 1
+            if progress:
+                shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "epoch")
+                tqdm.write(f"{name} epoch {epoch + 1}/{epochs}: {shown}")
+    except KeyboardInterrupt:
+        resume = f"run again to resume from epoch {saved_epochs + 1}" if checkpoint is not None else ""
+        raise KeyboardInterrupt(resume) from None
     return history
 
 

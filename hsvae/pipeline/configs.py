@@ -1,0 +1,71 @@
+"""Each stage's settings, from the checked params: the one place that says which params each
+stage uses. `configure` (the only stage that reads params.yaml) writes them to
+configs/STAGE.json and every later stage reads exactly its own file, which dvc.yaml lists as
+its dependency: `-S model.alpha=8` changes only configs/pretrain/hsvae.json and what reads
+the model.
+
+Provenance: a stage's settings carry `made_with` — every param that shaped its outputs, its
+own and (transitively) its inputs', as dotted params.yaml keys — and `inputs` — for each
+file it reads, the stage that makes it and that stage's `made_with`. Stages write their
+`made_with` with their outputs and check each input's record against `inputs`
+(hsvae.pipeline.stage.check_made_with), so one mechanism covers every param."""
+from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline.stage import DATA, RAW
+
+# Params that change how a stage works, not what it makes (the processes that tokenise).
+NOT_SHAPING = {"data.workers"}
+
+
+def flat(sections: dict, prefix="") -> dict:
+    """{"model": {"alpha": 4.0}} -> {"model.alpha": 4.0}; lists stay values."""
+    out = {}
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _made(*records, **sections) -> dict:
+    made = {}
+    for record in records:
+        made.update(record)
+    made.update({k: v for k, v in flat(sections).items() if k not in NOT_SHAPING})
+    return made
+
+
+def _input(stage: str, made_with: dict) -> dict:
+    return {"stage": stage, "made_with": made_with}
+
+
+def stage_configs(params: dict) -> dict:
+    """configs/ file name (without .json) -> the settings that stage uses."""
+    train, arch = params["train"], params["arch"]
+    data_made = _made(data=params["data"])
+    processed = {DATA: _input("preprocess", data_made)}
+    configs = {"data": {"data": params["data"], "made_with": data_made, "inputs": {RAW: _input("download", data_made)}}}
+    pretrained, classified = {}, {}
+    for name in params["models"]:
+        section = VAE_MODELS[name].section
+        pretrained[name] = _made(data_made, arch=arch, train=train, **{section: params[section]})
+        configs[f"pretrain/{name}"] = {"name": name, "arch": arch, "train": train, "hparams": params[section],
+                                       "made_with": pretrained[name], "inputs": processed}
+        classified[name] = _made(pretrained[name], classify=params["classify"])
+        configs[f"classify/{name}"] = {
+            "name": name, "classify": params["classify"], "seed": train["seed"],
+            **{k: train[k] for k in ("device", "precision", "eval_batch_size")}, "made_with": classified[name],
+            "inputs": {**processed, f"models/{name}.pt": _input(f"pretrain@{name}", pretrained[name])}}
+    for name in params["baselines"]:
+        classified[name] = _made(data_made, arch=arch, train=train, classify=params["classify"])
+        configs[f"baseline/{name}"] = {"name": name, "arch": arch, "train": train, "classify": params["classify"],
+                                       "made_with": classified[name], "inputs": processed}
+    configs["analyze"] = {
+        "models": params["models"], "baselines": params["baselines"], "analyze": params["analyze"],
+        "data": {k: params["data"][k] for k in ("corpus", "seed", "per_class")}, "arch": arch,
+        "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]},
+        "inputs": {**processed,
+                   **{f"reports/codes/{n}.npz": _input(f"pretrain@{n}", pretrained[n]) for n in params["models"]},
+                   **{f"reports/classify/{n}": _input(f"{'classify' if n in pretrained else 'baseline'}@{n}",
+                                                      made) for n, made in classified.items()}}}
+    return configs
