@@ -34,10 +34,11 @@ def _positive(text):
     return value
 
 
-def _finite(text):
+def _threshold(text):
+    """|mean z| / std is >= 0: a negative threshold would mark every dimension active."""
     value = float(text)
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
@@ -139,7 +140,7 @@ def study_run_command(args):
 def study_report_command(args):
     from hsvae.studies.report import write_report
 
-    print(f"wrote {write_report(args.name, extra=args.set, rev=args.rev)}/")
+    print(f"wrote {write_report(args.name, out=args.out, extra=args.set, rev=args.rev, allow_missing=args.allow_missing)}/")
     return 0
 
 
@@ -155,7 +156,7 @@ def _parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", default="models/hsvae.pt", help="a model file written by the pretrain stage")
     common.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
-    common.add_argument("--threshold", type=_finite, default=0.5,
+    common.add_argument("--threshold", type=_threshold, default=0.5,
                         help="models without gamma: a dimension is active when |mean z| / its training std "
                              "exceeds this (HSVAE: when its mean spike probability is below 0.5)")
     enc = sub.add_parser("encode", parents=[common], formatter_class=formatter,
@@ -178,12 +179,12 @@ def _parser():
     near.add_argument("--corpus", required=True, help="a text file of sentences to search, one per line")
     near.add_argument("-k", type=_positive, default=5, help="how many sentences to show")
     near.add_argument("--by", choices=("jaccard", "cosine"), default="jaccard", help="similarity")
-    study = sub.add_parser("study", formatter_class=formatter, help="run or report a study (conf/config.yaml studies)",
+    study = sub.add_parser("study", formatter_class=formatter, help="run or report a study (conf/studies.yaml)",
                            description="Studies are named grids of settings x replicate seeds, declared under "
-                                       "`studies` in conf/config.yaml; each run is one DVC experiment.")
+                                       "conf/studies.yaml; each run is one DVC experiment.")
     actions = study.add_subparsers(dest="action", required=True, metavar="{run,report}")
     settings = argparse.ArgumentParser(add_help=False)
-    settings.add_argument("name", help="a study of conf/config.yaml, e.g. stability, signal, fig2")
+    settings.add_argument("name", help="a study of conf/studies.yaml, e.g. stability, signal, fig2")
     settings.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
                           help="an override applied to every run, as dvc exp run -S (e.g. preset=paper); repeatable")
     run = actions.add_parser("run", parents=[settings], formatter_class=formatter,
@@ -202,8 +203,12 @@ def _parser():
     report = actions.add_parser("report", parents=[settings], formatter_class=formatter,
                                 help="tables and figures of a study's experiments",
                                 description="Means and standard deviations over replicates and the paper's "
-                                            "figures, from the study's experiments, in reports/studies/NAME/.")
+                                            "figures, from the study's experiments, in reports/studies/NAME/ "
+                                            "(or --out).")
     report.add_argument("--rev", default="HEAD", help="the commit the study ran on")
+    report.add_argument("--out", help="the report's folder (default: reports/studies/NAME)")
+    report.add_argument("--allow-missing", action="store_true",
+                        help="report a study some of whose runs have no experiment (the README lists them)")
     return parser
 
 

@@ -4,8 +4,6 @@ params.yaml is composed from conf/ (config.yaml and the preset group) by `dvc ex
 what DVC records is what the stages use; stages read params.yaml and never overlay anything.
 A wrong value fails at once with one line naming the key, the value and what is allowed.
 """
-import copy
-import itertools
 import re
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from hsvae.config import ParamError, number_rule, pair_rule, schema_of
 from hsvae.data.corpora import CORPORA
 from hsvae.models.registry import VAE_MODELS
 
-__all__ = ["ParamError", "load", "validate", "compose", "study_points", "apply_overrides"]
+__all__ = ["ParamError", "load", "read_yaml", "validate", "compose"]
 
 BASELINES = ("classifier", "bert")
 
@@ -106,7 +104,6 @@ def schema() -> dict:
         **{spec.section: schema_of(spec.config) for spec in VAE_MODELS.values()},
         "classify": {"samples": COUNT, "hidden": COUNT, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE},
         "analyze": {"window": COUNT},
-        "studies": lambda key, value: value,  # checked by check_studies, after the rest
     }
 
 
@@ -138,23 +135,42 @@ def _check_relations(params: dict):
         raise ParamError("data.local_dir = '': expected the folder of the local corpus when data.corpus = local")
 
 
-def validate(params: dict, studies=True) -> dict:
+def validate(params: dict) -> dict:
     """Check `params` against the schema; return them with numbers in their declared types."""
     checked = _check(schema(), params, "")
     _check_relations(checked)
-    if studies:
-        check_studies(checked)
     return checked
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML as DVC reads it: a key given twice in one section is an error, not the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ParamError(f"line {key_node.start_mark.line + 1}: duplicate key {key!r}; give it once")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_yaml(path):
+    """The YAML file `path`; a missing file, bad YAML or a duplicate key is one line naming it."""
+    path = Path(path)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except FileNotFoundError:
+        raise ParamError(f"{path}: not found (run from the repository root)") from None
+    except ParamError as error:
+        raise ParamError(f"{path}, {error}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ParamError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
 
 
 def load(path="params.yaml") -> dict:
     path = Path(path)
-    try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParamError(f"{path}: not found (run the stages from the repository root)") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ParamError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
+    params = read_yaml(path)
     try:
         return validate(params)
     except ParamError as error:
@@ -174,59 +190,3 @@ def compose(overrides=(), conf="conf") -> dict:
         except Exception as error:  # Hydra's errors for an unknown key or a bad value: one line
             raise ParamError(f"-S {' '.join(overrides)}: {str(error).splitlines()[0]}") from None
         return OmegaConf.to_container(composed, resolve=True)
-
-
-# ---- studies: named grids over params, run by `hsvae study run NAME`
-
-def apply_overrides(params: dict, overrides: dict) -> dict:
-    """A copy of `params` with dotted keys (`model.alpha`) set; the key must exist."""
-    params = copy.deepcopy(params)
-    for dotted, value in overrides.items():
-        *path, last = dotted.split(".")
-        section = params
-        for key in path:
-            if not isinstance(section, dict) or key not in section:
-                raise ParamError(f"{dotted}: unknown key")
-            section = section[key]
-        if not isinstance(section, dict) or last not in section:
-            raise ParamError(f"{dotted}: unknown key")
-        section[last] = value
-    return params
-
-
-def study_points(study: dict) -> list:
-    """The study's settings: for each group, `set` merged with each grid combination and each
-    point (dicts of dotted key -> value), in declaration order."""
-    settings = []
-    for group in study["groups"]:
-        grid = group.get("grid") or {}
-        for combination in itertools.product(*grid.values()):
-            for point in group.get("points") or [{}]:
-                settings.append({**(group.get("set") or {}), **dict(zip(grid, combination)), **point})
-    return settings
-
-
-def check_studies(params: dict):
-    """Each study: replicates >= 1, groups of set/grid/points; every setting, applied to the
-    params, must pass the schema (so a bad point fails before any run starts)."""
-    studies = params["studies"]
-    if not isinstance(studies, dict):
-        raise ParamError(f"studies = {studies!r}: expected a section of named studies")
-    for name, study in studies.items():
-        where = f"studies.{name}"
-        if not isinstance(study, dict) or set(study) != {"replicates", "groups"}:
-            raise ParamError(f"{where}: expected the keys replicates and groups")
-        number_rule(int, ge=1)(f"{where}.replicates", study["replicates"])
-        if not isinstance(study["groups"], list) or not study["groups"]:
-            raise ParamError(f"{where}.groups: expected a list of groups (set, grid, points)")
-        for i, group in enumerate(study["groups"]):
-            if not isinstance(group, dict) or not set(group) <= {"set", "grid", "points"}:
-                raise ParamError(f"{where}.groups[{i}]: expected a section with set, grid and/or points")
-            if not all(isinstance(v, list) and v for v in (group.get("grid") or {}).values()):
-                raise ParamError(f"{where}.groups[{i}].grid: expected a non-empty list of values per key")
-        base = {k: v for k, v in params.items() if k != "studies"}
-        for setting in study_points(study):
-            try:
-                validate({**apply_overrides(base, setting), "studies": {}}, studies=False)
-            except ParamError as error:
-                raise ParamError(f"{where}: setting {setting}: {error}") from None

@@ -4,6 +4,7 @@ and reports/studies/NAME/README.md."""
 import ast
 import io
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pandas as pd  # noqa: E402
 from hsvae.analysis.figures import DISPLAY_NAMES, SUMMARY_KEYS  # noqa: E402
 from hsvae.atomic import atomic_path  # noqa: E402
 from hsvae.models.registry import VAE_MODELS  # noqa: E402
-from hsvae.pipeline.params import load, study_points  # noqa: E402
+from hsvae.pipeline.params import load  # noqa: E402
+from hsvae.studies.grid import STUDIES, load_studies, study_points  # noqa: E402
 from hsvae.studies.run import StudyError, experiment_ref, study_runs  # noqa: E402
 
 CORPUS_KEYS = ("class_kl_mean",)
@@ -39,18 +41,24 @@ def _commit(repo, rev="HEAD", short=False) -> str:
     return found.stdout.strip()
 
 
+def _studies(repo) -> dict:
+    return load_studies(load(Path(repo) / "params.yaml"), Path(repo) / STUDIES)
+
+
 def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     """One row per (run, model): the grid's params, the replicate's training seed, the model's
-    test metrics and the corpus/gamma statistics of that run."""
+    test metrics and the corpus/gamma statistics of that run. attrs["missing"]: the study's
+    runs (name, overrides) that have no experiment."""
     import dvc.api
 
-    params = load(Path(repo) / "params.yaml")
-    study, wanted = params["studies"][name], {n for n, _ in study_runs(params, name, extra)}
+    studies = _studies(repo)
+    study, runs = studies[name], study_runs(studies, name, extra)
     commit = _commit(repo, rev)
     shown = pd.DataFrame(dvc.api.exp_show(repo=repo, revs=[commit]))
-    shown = shown[shown["Experiment"].isin(wanted)]
+    shown = shown[shown["Experiment"].isin({n for n, _ in runs})]
     if shown.empty:
-        raise StudyError(f"study {name!r}: no experiments of it for commit {commit[:7]}; run `hsvae study run {name}`")
+        raise StudyError(f"study {name!r}: no experiments of it for commit {commit[:7]}; run `hsvae study run "
+                         f"{name}{''.join(' -S ' + e for e in extra)}`")
     keys = _setting_keys(study)
     rows = []
     for _, exp in shown.iterrows():
@@ -75,6 +83,7 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     # exp_show's table holds numbers as floats where a column has gaps: 100.0 is shown as 100
     table.attrs["recorded"] = {k: int(v) if isinstance(v, float) and v.is_integer() else v
                                for k, v in ((k, first.get(k)) for k in RECORDED)}
+    table.attrs["missing"] = [(n, o) for n, o in runs if n not in set(shown["Experiment"])]
     return table
 
 
@@ -153,12 +162,16 @@ def _replicates(runs: pd.DataFrame, keys) -> str:
     return f"n = {low}" if low == high else f"n = {low}-{high}"
 
 
-def _classes(runs: pd.DataFrame, repo, rev) -> int | None:
-    """The number of classes of the study's corpus, from an experiment's reports/data/stats.json."""
+def _data_stats(runs: pd.DataFrame, repo, rev) -> dict:
+    """The corpus statistics (reports/data/stats.json) of the study's first experiment."""
     commit = _commit(repo, rev)
     shown = subprocess.run(["git", "show", f"{experiment_ref(commit, runs['experiment'].iloc[0])}:reports/data/stats.json"],
                            cwd=repo, capture_output=True, text=True)
-    return json.loads(shown.stdout)["classes"] if shown.returncode == 0 else None
+    return json.loads(shown.stdout) if shown.returncode == 0 else {}
+
+
+def _classes(runs: pd.DataFrame, repo, rev) -> int | None:
+    return _data_stats(runs, repo, rev).get("classes")
 
 
 def _chance(ax, classes):
@@ -367,34 +380,58 @@ def _mean_std(summary: pd.DataFrame, keys) -> pd.DataFrame:
     return shown
 
 
-def write_report(name: str, repo=".", out_root=Path("reports/studies"), extra=(), rev="HEAD") -> Path:
-    """reports/studies/NAME/: runs.csv, summary.csv, figures and README.md, from the study's
-    experiments on commit `rev`."""
-    params = load(Path(repo) / "params.yaml")
-    study_runs(params, name)  # a clear error for an unknown study
-    study, keys = params["studies"][name], _setting_keys(params["studies"][name])
-    runs = runs_table(name, repo, extra, rev)
+def _caption(runs, repo, rev, extra) -> str:
+    """Corpus (its split sizes as preprocessed), sizes and commit of the study's runs."""
+    r, stats = runs.attrs["recorded"], _data_stats(runs, repo, rev)
+    sizes = "/".join(str(stats["splits"][s]["sentences"]) for s in ("train", "valid", "test")) if stats else "?"
+    return (f"corpus {r['data.corpus']} ({sizes} train/valid/test sentences, vocabulary "
+            f"{stats.get('vocabulary', '?')}), hidden {r['arch.hidden_dim']}, latent {r['arch.latent_dim']}, "
+            f"{r['train.epochs']} epochs, {r['train.precision']}, commit {_commit(repo, rev, short=True)}"
+            + (f", -S {' -S '.join(extra)}" if extra else ""))
+
+
+def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HEAD", allow_missing=False) -> Path:
+    """OUT (default reports/studies/NAME/): runs.csv, summary.csv, figures and README.md, from
+    the study's experiments on commit `rev`. A run of the study without an experiment is an
+    error naming it, unless `allow_missing` (the README then lists it). A report that cannot
+    be made removes the previous one at OUT, which would no longer describe the study."""
+    out = Path(out or Path("reports/studies") / name)
+    studies = _studies(repo)
+    study_runs(studies, name)  # a clear error for an unknown study
+    study, keys = studies[name], _setting_keys(studies[name])
+    try:
+        runs = runs_table(name, repo, extra, rev)
+        missing = runs.attrs["missing"]
+        if missing and not allow_missing:
+            raise StudyError(f"study {name!r}: {len(missing)} of its runs have no experiment for commit "
+                             f"{_commit(repo, rev, short=True)}: {'; '.join(n + ' (' + ' '.join(o) + ')' for n, o in missing)}"
+                             f"; run `hsvae study run {name}` again, or report without them with --allow-missing")
+    except StudyError as error:
+        if out.exists():
+            shutil.rmtree(out)
+            raise StudyError(f"{error} (the previous report {out}/ was removed)") from None
+        raise
     summary = summary_table(runs, keys)
-    commit = _commit(repo, rev, short=True)
-    r = runs.attrs["recorded"]
-    caption = (f"corpus {r['data.corpus']} ({r['data.per_class.train']}/{r['data.per_class.valid']}/"
-               f"{r['data.per_class.test']} per class), hidden {r['arch.hidden_dim']}, latent {r['arch.latent_dim']}, "
-               f"{r['train.epochs']} epochs, {r['train.precision']}, commit {commit}"
-               + (f", -S {' -S '.join(extra)}" if extra else ""))
-    with atomic_path(out_root / name) as out:
-        out.mkdir(parents=True)
-        runs.to_csv(out / "runs.csv", index=False)
-        summary.to_csv(out / "summary.csv", index=False)
-        figures = FIGURES[name](runs, keys, out, repo, rev, caption) if name in FIGURES else []
+    caption = _caption(runs, repo, rev, extra)
+    with atomic_path(out) as tmp:
+        tmp.mkdir(parents=True)
+        runs.to_csv(tmp / "runs.csv", index=False)
+        summary.to_csv(tmp / "summary.csv", index=False)
+        figures = FIGURES[name](runs, keys, tmp, repo, rev, caption) if name in FIGURES else []
+        command = f"hsvae study report {name}{''.join(' -S ' + e for e in extra)}"
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments. "
-                 "Written by `hsvae study report " + name + "`; every run is a DVC experiment (`dvc exp show`).", "",
-                 "## Mean ± standard deviation over replicates (the mean alone where n = 1)", "", *_markdown(_mean_std(summary, keys))]
-        if (out / "matched.csv").exists():
-            lines += ["", "## At matched reconstruction (§4.2)", "", *_markdown(pd.read_csv(out / "matched.csv"))]
+                 f"Written by `{command}`; every run is a DVC experiment (`dvc exp show`).", ""]
+        if missing:
+            lines += [f"**Not covered** ({len(missing)} runs without an experiment): "
+                      + "; ".join(f"`{n}` ({' '.join(o)})" for n, o in missing), ""]
+        lines += ["## Mean ± standard deviation over replicates (the mean alone where n = 1)", "",
+                  *_markdown(_mean_std(summary, keys))]
+        if (tmp / "matched.csv").exists():
+            lines += ["", "## At matched reconstruction (§4.2)", "", *_markdown(pd.read_csv(tmp / "matched.csv"))]
         for title, file in figures:
             lines += ["", f"## {title}", "", f"![{title}]({file})"]
         lines += ["", "Runs: `runs.csv` (one row per run and model); summary: `summary.csv`"
-                  + ("; the bands of the training curves: `curves.csv`." if (out / "curves.csv").exists() else ".")]
-        (out / "README.md").write_text("\n".join(lines) + "\n")
-    return out_root / name
+                  + ("; the bands of the training curves: `curves.csv`." if (tmp / "curves.csv").exists() else ".")]
+        (tmp / "README.md").write_text("\n".join(lines) + "\n")
+    return out

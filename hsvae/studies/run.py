@@ -1,4 +1,4 @@
-"""Studies: a named grid over params (conf/config.yaml `studies:`) times replicate training
+"""Studies: a named grid over params (conf/studies.yaml) times replicate training
 seeds, each point run as one DVC experiment, on Ray or on this machine without it.
 
 A point runs in its own clone of the current commit (DVC holds a repository lock, so runs
@@ -25,7 +25,8 @@ from pathlib import Path
 import yaml
 
 from hsvae.config import ParamError
-from hsvae.pipeline.params import apply_overrides, compose, load, study_points, validate
+from hsvae.pipeline.params import compose, load, validate
+from hsvae.studies.grid import STUDIES, apply_overrides, load_studies, study_points
 
 
 class StudyError(ParamError):
@@ -41,13 +42,13 @@ def format_value(value) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def study_runs(params: dict, name: str, extra=()) -> list:
+def study_runs(studies: dict, name: str, extra=()) -> list:
     """[(experiment name, overrides)] for every replicate x setting, replicate by replicate (a
     study stopped half-way has every setting at the same number of replicates); `extra` are the
     user's own `-S key=value` overrides applied to every run (e.g. preset=paper)."""
-    if name not in params["studies"]:
-        raise StudyError(f"study {name!r}: not in params.yaml studies; expected one of {', '.join(params['studies'])}")
-    study = params["studies"][name]
+    if name not in studies:
+        raise StudyError(f"study {name!r}: not in {STUDIES}; expected one of {', '.join(studies)}")
+    study = studies[name]
     runs = []
     for replicate in range(study["replicates"]):
         for setting in study_points(study):
@@ -148,13 +149,11 @@ def check_runs(params: dict, name: str, extra) -> list:
         composed = validate(composed)
     except ParamError as error:
         raise StudyError(f"-S {' '.join(extra)}: {error}") from None
-    runs = study_runs(composed, name, extra)
-    base = {k: v for k, v in composed.items() if k != "studies"}
+    runs = study_runs(load_studies(composed), name, extra)
     for run_name, overrides in runs:
         point = dict(o.split("=", 1) for o in overrides[len(extra):])
         try:
-            validate({**apply_overrides(base, {k: yaml.safe_load(v) for k, v in point.items()}), "studies": {}},
-                     studies=False)
+            validate(apply_overrides(composed, {k: yaml.safe_load(v) for k, v in point.items()}))
         except ParamError as error:
             raise StudyError(f"study {name}, run {run_name} ({', '.join(overrides)}): {error}") from None
     return runs
