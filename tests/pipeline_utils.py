@@ -52,10 +52,14 @@ def tiny_repo(tmp_path: Path, changes=None) -> Path:
             continue
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, repo / name)
-    # `dvc exp run` composes params.yaml from conf/: the tiny sizes go into conf/config.yaml
+    # `dvc exp run` composes params.yaml from conf/: the tiny sizes go into conf/config.yaml;
+    # studies, if given, replace conf/studies.yaml
+    changes = dict(changes or {})
+    if "studies" in changes:
+        (repo / "conf/studies.yaml").write_text(yaml.safe_dump(changes.pop("studies"), sort_keys=False))
     config = yaml.safe_load((repo / "conf/config.yaml").read_text())
     overlay(config, TINY)
-    overlay(config, changes or {})
+    overlay(config, changes)
     (repo / "conf/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     compose_params(repo)
     run(["git", "init", "-q"], repo)

@@ -5,11 +5,14 @@ import io
 import socket
 import tarfile
 import threading
+from pathlib import Path
 
 import pytest
 
 from hsvae.data.corpora import CORPORA, download
 from hsvae.data.download import DownloadError, extract_tar, fetch, git_blob_id
+from hsvae.errors import UserError
+from tests.pipeline_utils import ROOT
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
@@ -153,7 +156,8 @@ def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypa
     monkeypatch.setitem(corpora.CORPORA, "mini", corpora.SplitCorpus("Mini", {n: blob_id(d) for n, d in files.items()}))
     for name, data in files.items():
         Handler.files[f"/Mini/{name}"] = data
-    download({"corpus": "mini"}, 0, tmp_path / "raw", tmp_path / "cache", {"authors": server + "/{folder}/{file}"})
+    download({"corpus": "mini", "source_dir": ""}, 0, tmp_path / "raw", tmp_path / "cache",
+             {"authors": server + "/{folder}/{file}"})
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(files)
 
 
@@ -180,3 +184,80 @@ def test_an_archive_cut_short_without_a_length_is_not_cached_as_complete(server,
     with pytest.raises(DownloadError, match="an incomplete or damaged download"):
         download({"corpus": "cut"}, 0, tmp_path / "raw2", tmp_path / "cache", urls)
     assert not (tmp_path / "cache" / "cut_csv.tgz").exists()
+
+
+def released_fixture(folder: Path, per_class=(3, 4, 5)):
+    """The released files of a tiny corpus: validation (trains) and test split, 0-based labels,
+    classes interleaved in the test file; the spec's blob ids those of the files written."""
+    folder.mkdir()
+    rows = [(c, f"valid sentence {c} {i}") for i in range(4) for c in range(len(per_class))]
+    test = [(c, f"test sentence {c} {i}") for c, n in enumerate(per_class) for i in range(n)]
+    test = test[::2] + test[1::2]  # not sorted by class
+    files = {"valid.txt": "".join(t + "\n" for _, t in rows), "valid_class_label.txt": "".join(f"{c}\n" for c, _ in rows),
+             "test.txt": "".join(t + "\n" for _, t in test), "test_class_label.txt": "".join(f"{c}\n" for c, _ in test),
+             "vocab.txt": "sentence\nvalid\ntest\n"}
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return test, {name: blob_id(text.encode()) for name, text in files.items()}
+
+
+def test_released_splits_from_a_folder_follow_the_documented_rule(tmp_path, monkeypatch):
+    """Training = the released validation split; validation and test = the released test split
+    halved within each class (the first half, rounded down, in file order)."""
+    from hsvae.data import corpora
+
+    test, ids = released_fixture(tmp_path / "authors")
+    monkeypatch.setitem(corpora.CORPORA, "tiny-released", corpora.SplitCorpus("Tiny", ids, resplit=True))
+    data = {"corpus": "tiny-released", "source_dir": str(tmp_path / "authors")}
+    download(data, 0, tmp_path / "raw", tmp_path / "cache")
+    raw = tmp_path / "raw"
+    assert (raw / "train.txt").read_bytes() == (tmp_path / "authors/valid.txt").read_bytes()
+    assert (raw / "vocab.txt").read_bytes() == (tmp_path / "authors/vocab.txt").read_bytes()
+    expected = {"valid": [], "test": []}
+    for c, n in enumerate((3, 4, 5)):  # the rule, by hand, per class in file order
+        mine = [t for label, t in test if label == c]
+        expected["valid"] += mine[: n // 2]
+        expected["test"] += mine[n // 2 :]
+    for split in ("valid", "test"):
+        sentences = (raw / f"{split}.txt").read_text().splitlines()
+        labels = [int(x) for x in (raw / f"{split}_class_label.txt").read_text().splitlines()]
+        assert sorted(sentences) == sorted(expected[split]) and len(labels) == len(sentences)
+        assert all(s.split()[2] == str(label) for s, label in zip(sentences, labels))  # each line keeps its label
+        assert [s for s in (t for _, t in test) if s in sentences] == sentences  # file order kept
+    assert [int(x) for x in (raw / "valid_class_label.txt").read_text().split()].count(2) == 2  # 5 // 2
+
+
+def test_released_files_are_refused_by_name_when_missing_or_different(tmp_path, monkeypatch):
+    from hsvae.data import corpora
+
+    _, ids = released_fixture(tmp_path / "authors")
+    monkeypatch.setitem(corpora.CORPORA, "tiny-released", corpora.SplitCorpus("Tiny", ids, resplit=True))
+    run = lambda folder: download({"corpus": "tiny-released", "source_dir": str(folder)}, 0,  # noqa: E731
+                                  tmp_path / "raw", tmp_path / "cache")
+    with pytest.raises(UserError, match=rf"^data.source_dir: {tmp_path}/nowhere is not a folder$"):
+        run(tmp_path / "nowhere")
+    with open(tmp_path / "authors/test.txt", "a") as f:
+        f.write("one more line\n")
+    with pytest.raises(UserError, match=rf"^data.source_dir: {tmp_path}/authors/test.txt: git blob id [0-9a-f]{{40}}, "
+                                        rf"expected {ids['test.txt']} \(the authors' released Tiny/test.txt\)$"):
+        run(tmp_path / "authors")
+    (tmp_path / "authors/vocab.txt").unlink()
+    with pytest.raises(UserError, match=r"^data.source_dir: .*authors lacks vocab.txt \(the authors' Tiny files\)$"):
+        run(tmp_path / "authors")
+    assert not (tmp_path / "raw").exists()
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared/data/hsvae-dbpedia/valid.txt").exists(),
+                    reason="needs the authors' DBpedia files beside the repository (../shared)")
+def test_the_released_dbpedia_files_give_14000_7000_7000_sentences(tmp_path):
+    from hsvae.data.preprocess import preprocess
+
+    data = {"corpus": "hsvae-dbpedia-released", "source_dir": str(ROOT.parent / "shared/data/hsvae-dbpedia"),
+            "vocab_size": 2000, "min_length": 1, "max_length": 60}
+    download(data, 0, tmp_path / "raw", tmp_path / "cache")
+    stats = preprocess(tmp_path / "raw", tmp_path / "processed", data, 0)
+    assert {s: stats["splits"][s]["sentences"] for s in ("train", "valid", "test")} == {
+        "train": 14_000, "valid": 7_000, "test": 7_000}
+    assert stats["classes"] == 14 and stats["vocabulary"] == 2000
+    assert all(set(stats["splits"][s]["per_class"].values()) == {n}
+               for s, n in (("train", 1000), ("valid", 500), ("test", 500)))

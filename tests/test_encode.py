@@ -209,10 +209,11 @@ def test_a_bad_output_or_device_is_one_line(trained, tmp_path, capsys, args, mes
     assert message.replace("FOLDER", str(tmp_path / "folder")) in err and "\n" not in err
 
 
-def test_a_non_finite_threshold_is_a_usage_error(capsys):
+@pytest.mark.parametrize("value", ["nan", "-1"])
+def test_a_non_finite_or_negative_threshold_is_a_usage_error(capsys, value):
     with pytest.raises(SystemExit) as stop:
-        cli(["encode", "--threshold", "nan"])
-    assert stop.value.code == 2 and "--threshold: expected a finite number, got nan" in capsys.readouterr().err
+        cli(["encode", "--threshold", value])
+    assert stop.value.code == 2 and f"--threshold: expected a finite number >= 0, got {value}" in capsys.readouterr().err
 
 
 def test_lines_are_split_as_wc_counts_them_and_npz_follows_the_file_name(trained, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """Bad input gets one clear error; interrupted stages leave old outputs or none; training
 stops on NaN with the term named."""
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,13 +32,13 @@ BAD_PARAMS = [
     ("models", [], "models = []: expected a list of distinct names from vae"),
     ("models", ["vae", "hsvea"], "models = ['vae', 'hsvea']: expected a list of distinct names from vae, vae_l1"),
     ("data.corpus", "imdb", "data.corpus = 'imdb': expected one of synthetic, local, dbpedia, yahoo, yelp, "
-                            "hsvae-dbpedia, hsvae-yahoo"),
+                            "hsvae-dbpedia, hsvae-dbpedia-released, hsvae-yahoo"),
     ("data.per_class.train", 0, "data.per_class.train = 0: expected an integer >= 1"),
     ("arch.latent_dim", 0, "arch.latent_dim = 0: expected an integer >= 2"),
     ("arch.latent_dim", 3.5, "arch.latent_dim = 3.5: expected an integer >= 2"),
     ("train.device", "gpu", "train.device = 'gpu': expected auto, cpu, cuda or cuda:N"),
     ("data.synthetic.signal", 1.5, "data.synthetic.signal = 1.5: expected a finite number >= 0 and <= 1"),
-    ("data.vocab_sise", 100, "data.vocab_sise: unknown key; expected one of corpus, seed, local_dir, per_class"),
+    ("data.vocab_sise", 100, "data.vocab_sise: unknown key; expected one of corpus, seed, local_dir, source_dir, per_class"),
     ("model.beta_clamp", [5, 1], "model.beta_clamp = [5, 1]: expected [low, high] with 0.001 <= low <= high"),
     ("data.min_length", 70, "data.min_length = 70: expected <= data.max_length = 60"),
 ]
@@ -71,10 +72,13 @@ def test_a_number_written_as_yaml_1_1_reads_it_is_accepted():
 
 
 def test_a_bad_study_point_is_named_before_anything_runs():
-    params = default_params()
-    params["studies"]["stability"]["groups"][0]["points"][0]["model.alpha"] = -1
-    with pytest.raises(ParamError, match=r"^studies.stability: setting .*model.alpha = -1: expected a finite"):
-        validate(params)
+    from hsvae.studies.grid import check_studies
+
+    studies = yaml.safe_load((ROOT / "conf/studies.yaml").read_text())
+    studies["stability"]["groups"][0]["points"][0]["model.alpha"] = -1
+    with pytest.raises(ParamError, match=r"^conf/studies.yaml: stability: setting .*model.alpha = -1: expected a "
+                                         r"finite"):
+        check_studies(studies, validate(default_params()))
 
 
 def test_the_committed_params_are_conf_composed_and_the_paper_preset_is_valid():
@@ -89,19 +93,42 @@ def test_the_committed_params_are_conf_composed_and_the_paper_preset_is_valid():
     assert paper["baselines"] == ["classifier", "bert"]
 
 
-@pytest.mark.parametrize("stage", ["configure", "download", "preprocess", "pretrain hsvae", "classify hsvae",
-                                   "baseline classifier", "analyze"])
-def test_every_stage_checks_params_first_and_writes_nothing(tmp_path, stage):
+SETTINGS_OF = {"download": "data", "preprocess": "data", "pretrain hsvae": "pretrain/hsvae",
+               "classify hsvae": "classify/hsvae", "baseline classifier": "baseline/classifier", "analyze": "analyze"}
+
+
+@pytest.mark.parametrize("stage", ["configure", *SETTINGS_OF])
+def test_every_stage_checks_its_settings_first_and_writes_nothing(tmp_path, stage):
+    """configure, the one stage that reads params.yaml, refuses a bad value; every later stage
+    reads only its configs/ file and refuses to run without it — one line each, nothing written."""
     repo = tiny_repo(tmp_path)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["model"]["temperature"] = -1
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    if stage == "configure":
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        params["model"]["temperature"] = -1
+        (repo / "params.yaml").write_text(yaml.safe_dump(params))
+        expected = "error: params.yaml: model.temperature = -1: expected a finite number > 0"
+    else:
+        shutil.rmtree(repo / "configs")
+        expected = (f"error: configs/{SETTINGS_OF[stage]}.json: missing"
+                    f"{' (is it in params.yaml' + chr(39) + 's models or baselines?)' if '/' in SETTINGS_OF[stage] else ''}"
+                    "; run `python -m stages.configure` (or dvc repro) first")
     before = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if ".git" not in p.parts}
     result = run([sys.executable, "-m", f"stages.{stage.split()[0]}", *stage.split()[1:]], repo, check=False)
     assert result.returncode == 2
-    assert result.stderr.strip() == "error: params.yaml: model.temperature = -1: expected a finite number > 0"
+    assert result.stderr.strip() == expected
     after = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
     assert after == {p: t for p, t in before.items() if "__pycache__" not in p.parts}
+
+
+def test_a_twice_given_key_in_params_yaml_is_one_line(tmp_path):
+    """DVC refuses a YAML file with a key given twice; configure refuses it too (not the last value)."""
+    repo = tiny_repo(tmp_path)
+    params = (repo / "params.yaml").read_text()
+    (repo / "params.yaml").write_text(params.replace("  alpha: 4.0\n", "  alpha: 4.0\n  alpha: 8.0\n"))
+    line = params.splitlines().index("  alpha: 4.0") + 2
+    result = run([sys.executable, "-m", "stages.configure"], repo, check=False)
+    assert result.returncode == 2
+    assert result.stderr == f"error: params.yaml, line {line}: duplicate key 'alpha'; give it once\n"
 
 
 def test_a_killed_preprocess_leaves_the_previous_output(tmp_path):
@@ -112,6 +139,8 @@ def test_a_killed_preprocess_leaves_the_previous_output(tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["data"]["seed"] = 7  # a different sample: the new output would differ
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    run([sys.executable, "-m", "stages.configure"], repo)
+    run([sys.executable, "-m", "stages.download"], repo)
     proc = subprocess.Popen([sys.executable, "-m", "stages.preprocess"], cwd=repo)
     deadline = time.time() + 60
     while not list((repo / "data").glob(".processed.tmp-*")) and time.time() < deadline:
@@ -382,7 +411,8 @@ def test_a_truncated_split_file_is_named(tmp_path):
     assert len(Split(tmp_path, "train")) == 2
     data = (tmp_path / "train.npz").read_bytes()
     (tmp_path / "train.npz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match=r"train.npz: not a readable split \(.*\); re-run the preprocess stage$"):
+    with pytest.raises(UserError, match=r"train.npz: damaged or not what preprocess writes \(.*\); re-run preprocess "
+                                        r"\(dvc repro\)$"):
         Split(tmp_path, "train")
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from hsvae.pipeline.params import validate
 from hsvae.studies.report import matched_reconstruction, summary_table
+from hsvae.studies.grid import load_studies
 from hsvae.studies.run import clones_folder, format_value, study_runs
-from tests.pipeline_utils import run, tiny_repo
+from tests.pipeline_utils import ROOT, run, tiny_repo
 from tests.test_reliability import default_params
 
 HSVAE_BIN = str(Path(sys.executable).parent / "hsvae")
@@ -25,15 +26,16 @@ HSVAE_BIN = str(Path(sys.executable).parent / "hsvae")
 
 def test_a_study_is_its_settings_times_its_replicates():
     params = validate(default_params())
-    runs = study_runs(params, "stability")
+    studies = load_studies(params, ROOT / "conf/studies.yaml")
+    runs = study_runs(studies, "stability")
     assert len(runs) == (4 + 4) * 3
     assert len({name for name, _ in runs}) == len(runs)  # one experiment name per run
-    assert runs == study_runs(params, "stability")  # names are stable: a killed study resumes
+    assert runs == study_runs(studies, "stability")  # names are stable: a killed study resumes
     first = runs[0][1]
     assert first == ["models=[hsvae]", "model.alpha=1.0", "model.beta=4.0", "train.seed=0"]
     # replicate by replicate: seed 0 of every setting first, so a stopped study stays balanced
     assert [o[-1] for _, o in runs[:8]] == ["train.seed=0"] * 8 and runs[8][1][-1] == "train.seed=1"
-    signal_runs = study_runs(params, "signal", extra=["preset=paper"])
+    signal_runs = study_runs(studies, "signal", extra=["preset=paper"])
     assert len(signal_runs) == 4 * 3 and all(o[0] == "preset=paper" for _, o in signal_runs)
     assert {o[3] for _, o in signal_runs} == {f"data.synthetic.signal={s}" for s in (0.2, 0.4, 0.7, 0.9)}
     assert all(o[1:3] == ["models=[vae,hsvae]", "baselines=[]"] for _, o in signal_runs)
@@ -110,11 +112,18 @@ def stop_ray(ray_dir):
             pass
 
 
-def test_a_study_runs_on_embedded_ray_resumes_packed_after_a_kill_and_reports(tmp_path):
-    """The study killed after its first run landed resumes with --pack 4: the missing points
-    are pretrained as one pack, and each is its own complete experiment, with the results of a
-    separate `dvc exp run` of the point up to the float reordering of the batched GRU (1e-5
-    relative per step, tests/test_packs.py), grown over the run's steps."""
+def recorded_experiments(repo) -> dict:
+    """name -> (params, metrics) of every experiment, as `dvc exp show --json` lists them."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+    return {e["name"]: (e["revs"][0]["data"]["params"], e["revs"][0]["data"]["metrics"])
+            for commit in shown for e in commit.get("experiments") or []}
+
+
+def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
+    """The study killed on the embedded Ray after its first run landed resumes without Ray
+    (--jobs): runs that landed are not run again; a Ray run whose experiment was removed is
+    made again without Ray with the params and metrics Ray's recorded, to the last digit.
+    The report sums the replicates; a removed run is named, and the report refused."""
     repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
     env, ray_dir = ray_env(tmp_path)
     with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
@@ -130,7 +139,7 @@ def test_a_study_runs_on_embedded_ray_resumes_packed_after_a_kill_and_reports(tm
     assert any(clones.iterdir()), "the second run is training in its clone"
     proc.send_signal(signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
     proc.wait()
-    try:  # its reaper stops Ray, the training processes and removes the clones
+    try:  # its reaper stops Ray, the training processes and removes the clones (Ray's session files too)
         deadline = time.time() + 60
         while (ray_processes(ray_dir) or clones.exists()) and time.time() < deadline:
             time.sleep(0.5)
@@ -138,25 +147,24 @@ def test_a_study_runs_on_embedded_ray_resumes_packed_after_a_kill_and_reports(tm
     finally:
         stop_ray(ray_dir)
     first = experiment_refs(repo)
-    assert 1 <= len(first) <= 2, first  # at least two points left to pack
+    assert 1 <= len(first) <= 2, first
+    on_ray = recorded_experiments(repo)
+    removed = sorted(first)[0]
+    run(["dvc", "exp", "remove", removed], repo)
 
-    try:
-        out = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--pack", "4", "--cpus-per-run", "2"],
-                             cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
-        again = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--pack", "4"], cwd=repo, env=env,
-                               capture_output=True, text=True, check=True).stdout
-    finally:
-        stop_ray(ray_dir)
-    assert f"{len(first)} already done" in out and f"{4 - len(first)} to run" in out
+    out = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--jobs", "1", "--cpus-per-run", "2"],
+                         cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
+    again = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--jobs", "1"], cwd=repo, env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert f"{len(first) - 1} already done" in out and f"{5 - len(first)} to run" in out
     refs = experiment_refs(repo)
-    assert len(refs) == 4 and all(refs[name] == sha for name, sha in first.items())  # not run again
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
-    recorded = {e["name"]: e["revs"][0]["data"]["params"]["params.yaml"]["data"]
-                for commit in shown for e in commit.get("experiments") or []}
-    assert set(recorded) == set(refs)
-    assert sorted((p["model"]["alpha"], p["train"]["seed"]) for p in recorded.values()) == [
-        (1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
-    assert {p["train"]["epochs"] for p in recorded.values()} == {2}
+    assert len(refs) == 4 and all(refs[name] == sha for name, sha in first.items() if name != removed)
+    assert refs[removed] != first[removed]  # made again, without Ray
+    recorded = recorded_experiments(repo)
+    assert recorded[removed] == on_ray[removed]  # the same params and metrics, to the last digit
+    assert sorted((p["params.yaml"]["data"]["model"]["alpha"], p["params.yaml"]["data"]["train"]["seed"])
+                  for p, _ in recorded.values()) == [(1.0, 0), (1.0, 1), (8.0, 0), (8.0, 1)]
+    assert {p["params.yaml"]["data"]["train"]["epochs"] for p, _ in recorded.values()} == {2}
     assert "4 runs, 4 already done" in again
 
     run([HSVAE_BIN, "study", "report", "tiny", *extra], repo)
@@ -175,33 +183,16 @@ def test_a_study_runs_on_embedded_ray_resumes_packed_after_a_kill_and_reports(tm
     assert "Mean ± standard deviation" in report
     assert "2 epochs" in report and "-S train.epochs=2" in report  # the runs' recorded params, not the workspace's
 
-    # a packed point: complete (nothing to reproduce), and a separate run of it agrees
-    name, overrides = next((n, o) for n, o in study_runs(validate(yaml_params(repo)), "tiny", extra[1::2])
-                           if n not in first)
-    # the experiment's whole tree checked out (`dvc exp apply` keeps files the run deleted, here
-    # the baseline's configs of models the point does not train, which DVC then sees as changed)
-    run(["git", "checkout", "--", "README.md"], repo)
-    run(["dvc", "exp", "branch", name, "packed-point"], repo)
-    run(["git", "checkout", "-q", "packed-point"], repo)
-    run(["dvc", "checkout", "-q"], repo)
-    assert "Data and pipelines are up to date" in run(["dvc", "status"], repo).stdout
-    packed = {p: json.loads((repo / p).read_text()) for p in ("reports/pretrain/hsvae/metrics.json",
-                                                               "reports/classify/hsvae/metrics.json")}
-    # the point's own pretraining and what follows it, run again on the same data
-    run(["dvc", "exp", "run", "--force", "--name", "separate", *(a for o in overrides for a in ("-S", o)),
-         "--downstream", "pretrain@hsvae"], repo)
-    retrained = json.loads((repo / "reports/pretrain/hsvae/metrics.json").read_text())
-    assert retrained != packed["reports/pretrain/hsvae/metrics.json"]  # trained again, not restored from a cache
-    for path, metrics in packed.items():
-        alone = json.loads((repo / path).read_text())
-        assert alone.keys() == metrics.keys()
-        for key, value in alone.items():
-            if key == "step":
-                assert metrics[key] == value
-            elif "accuracy" in key:  # 60 test sentences: one sentence is 0.017
-                assert metrics[key] == pytest.approx(value, abs=0.034), (path, key)
-            else:
-                assert metrics[key] == pytest.approx(value, rel=1e-3), (path, key)
+    # a run's experiment removed: the report names it and refuses, and the stale report goes
+    run(["dvc", "exp", "remove", removed], repo)
+    refused = subprocess.run([HSVAE_BIN, "study", "report", "tiny", *extra], cwd=repo, env=env, capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert f"study 'tiny': 1 of its runs have no experiment for commit" in refused.stderr and removed in refused.stderr
+    assert "--allow-missing" in refused.stderr and not folder.exists()
+    run([HSVAE_BIN, "study", "report", "tiny", *extra, "--allow-missing"], repo)
+    assert "3 experiments" in (folder / "README.md").read_text()
+    assert f"**Not covered** (1 runs without an experiment): `{removed}`" in (folder / "README.md").read_text()
 
 
 def free_port():
@@ -229,7 +220,8 @@ def test_a_study_runs_on_a_two_node_ray_cluster_and_a_failed_run_is_reported(tmp
     finally:
         stop_ray(ray_dir)
     assert result.returncode == 1, result.stdout + result.stderr
-    names = [name for name, _ in study_runs(validate(yaml_params(repo)), "two")]
+    names = [name for name, _ in study_runs(load_studies(validate(yaml_params(repo)), repo / "conf/studies.yaml"),
+                                            "two")]
     assert f"failed: {names[1]}: " in result.stderr and "no-such-bert" in result.stderr
     assert "1 ran, 0 already done, 1 failed" in result.stdout
     assert set(experiment_refs(repo)) == {names[0]}
@@ -245,7 +237,6 @@ def yaml_params(repo):
 
 @pytest.mark.parametrize("args,message", [
     (["-S", "train.epochs=0"], "-S train.epochs=0: train.epochs = 0: expected an integer >= 1"),
-    (["-S", "studies.tiny.replicates=0"], "-S studies.tiny.replicates=0: studies.tiny.replicates = 0: expected an integer >= 1"),
     (["-S", "train.speed=3"], "-S train.speed=3: Could not override 'train.speed'"),
 ])
 def test_a_study_checks_every_run_before_any_clone(tmp_path, args, message):
@@ -269,3 +260,16 @@ def test_a_report_of_an_unknown_revision_is_one_line(tmp_path):
     result = subprocess.run([HSVAE_BIN, "study", "report", "tiny", "--rev", "nosuchrev"], cwd=repo,
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == "error: --rev nosuchrev: not a commit of this repository\n"
+
+
+def test_a_study_file_with_a_bad_or_twice_given_key_is_one_line(tmp_path):
+    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    studies = (repo / "conf/studies.yaml").read_text()
+    (repo / "conf/studies.yaml").write_text(studies.replace("replicates: 2", "replicates: 0"))
+    result = subprocess.run([HSVAE_BIN, "study", "run", "tiny"], cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == (
+        "error: conf/studies.yaml: tiny.replicates = 0: expected an integer >= 1\n")
+    (repo / "conf/studies.yaml").write_text(studies.replace("replicates: 2", "replicates: 2\n  replicates: 3"))
+    result = subprocess.run([HSVAE_BIN, "study", "report", "tiny"], cwd=repo, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == (
+        "error: conf/studies.yaml, line 3: duplicate key 'replicates'; give it once\n")

@@ -2,6 +2,7 @@
 Average Hoyer over training (Fig. 3), gamma_class heat maps (Fig. 4) and the classes'
 word-distribution divergence (Fig. 5)."""
 import csv
+import json
 import textwrap
 from pathlib import Path
 
@@ -127,7 +128,14 @@ def figure_accuracy_sparsity(summary: dict, path, caption: str, classes: int):
 def read_tsv(path: Path) -> list:
     """A DVCLive metric log as (epoch, value) rows (training logs its 1-based epoch as the step)."""
     with reading(path, f"{path.parts[-6]}@{path.parts[-5]}"), open(path) as f:  # reports/STAGE/NAME/plots/metrics/SPLIT/M.tsv
-        return [(int(row["step"]), float(row[path.stem])) for row in csv.DictReader(f, delimiter="\t")]
+        rows = [(int(row["step"]), float(row[path.stem])) for row in csv.DictReader(f, delimiter="\t")]
+        if [step for step, _ in rows] != list(range(1, len(rows) + 1)):
+            raise ValueError(f"expected one row per epoch from 1, got steps {[step for step, _ in rows]}")
+        # DVCLive writes the last row to the log's metrics.json too: a log cut short disagrees
+        latest = json.loads((path.parents[3] / "metrics.json").read_text())
+        if rows[-1] != (latest["step"], latest[path.parent.name][path.stem]):
+            raise ValueError(f"its last row {rows[-1]} is not the latest epoch {path.parents[3] / 'metrics.json'} has")
+    return rows
 
 
 # The curves `dvc plots show` overlays (dvc.yaml's top-level plots): file -> (log folder, metrics)

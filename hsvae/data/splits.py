@@ -21,6 +21,10 @@ class Split:
         self.sentences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
         self.lengths = np.diff(offsets)
         self.classes = len(class_names(folder))
+        if len(self.labels) and not 0 <= self.labels.min() <= self.labels.max() < self.classes:
+            raise InputError(f"{folder / 'classes.txt'}: {self.classes} classes, but {path.name} has labels "
+                             f"{self.labels.min()}..{self.labels.max()}: damaged or not what preprocess writes; "
+                             "re-run preprocess (dvc repro)")
         self._text_path = folder / f"{name}.txt"
         self._texts = None
 
@@ -49,7 +53,15 @@ SPLITS = ("train", "valid", "test")
 
 
 def load_splits(folder) -> dict:
-    return {name: Split(folder, name) for name in SPLITS}
+    """The three splits, checked against the vocabulary they index."""
+    splits = {name: Split(folder, name) for name in SPLITS}
+    size = vocabulary_size(folder)
+    for name, split in splits.items():
+        largest = max((int(s.max()) for s in split.sentences if len(s)), default=-1)
+        if largest >= size:
+            raise InputError(f"{Path(folder, 'vocab.txt')}: {size} words, but {name}.npz uses word id {largest}: "
+                             "damaged or not what preprocess writes; re-run preprocess (dvc repro)")
+    return splits
 
 
 def vocabulary_size(folder) -> int:

@@ -1,0 +1,90 @@
+"""A stage run by hand (`python -m stages.X`) checks what it reads: inputs made with other
+settings are refused naming the param, both values and the stage to re-run; a damaged input is
+one line naming the file and the stage that makes it (exit 2)."""
+import shutil
+import sys
+
+import pytest
+import yaml
+
+from tests.pipeline_utils import run, tiny_repo
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A tiny repository after `dvc repro` (HSVAE and the supervised baseline)."""
+    repo = tiny_repo(tmp_path_factory.mktemp("made"), {"models": ["hsvae"], "baselines": ["classifier"],
+                                                       "train": {"epochs": 1}, "classify": {"epochs": 2}})
+    run(["dvc", "repro"], repo)
+    return repo
+
+
+@pytest.fixture
+def repo(made, tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(made, copy, symlinks=True)
+    return copy
+
+
+def stage(repo, *args):
+    return run([sys.executable, "-m", f"stages.{args[0]}", *args[1:]], repo, check=False)
+
+
+DATA_REFUSAL = "error: data/processed: preprocess made it with {key} = {old!r}, but params.yaml now says {new!r}; " \
+               "re-run preprocess first (dvc repro)"
+MODEL_REFUSAL = "error: {path}: pretrain@hsvae made it with {key} = {old!r}, but params.yaml now says {new!r}; " \
+                "re-run pretrain@hsvae first (dvc repro)"
+
+EDITS = [("data.per_class.train", 100, 150), ("data.seed", 0, 7), ("data.synthetic.signal", 0.9, 0.5),
+         ("train.seed", 0, 3), ("train.epochs", 1, 4), ("train.lr", 0.003, 0.001), ("train.grad_clip", 5.0, 1.0)]
+
+
+@pytest.mark.parametrize("key,old,new", EDITS)
+def test_a_hand_edited_param_refuses_every_stage_run_on_inputs_made_without_it(repo, key, old, new):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    section, *path, last = key.split(".")
+    target = params[section]
+    for part in path:
+        target = target[part]
+    assert target[last] == old
+    target[last] = new
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert stage(repo, "configure").returncode == 0
+    before = {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file()}
+    results = {args: stage(repo, *args.split()) for args in ("classify hsvae", "baseline classifier", "analyze")}
+    if section == "data":
+        expected = {args: DATA_REFUSAL.format(key=key, old=old, new=new) for args in results}
+    else:  # the baseline trains itself with the new setting; what reads the model is refused
+        expected = {"classify hsvae": MODEL_REFUSAL.format(path="models/hsvae.pt", key=key, old=old, new=new),
+                    "analyze": MODEL_REFUSAL.format(path="reports/codes/hsvae.npz", key=key, old=old, new=new)}
+        assert results.pop("baseline classifier").returncode == 0
+    for args, result in results.items():
+        assert (result.returncode, result.stderr.strip()) == (2, expected[args]), args
+    if section == "data":  # nothing was written
+        assert {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file()} == before
+
+
+READS = {  # stage -> files it reads (and the stage that makes them, named in the error)
+    "preprocess": {"data/raw/made_with.json": "download", "configs/data.json": "configure"},
+    "pretrain hsvae": {"data/processed/train.npz": "preprocess", "data/processed/valid.npz": "preprocess",
+                       "data/processed/vocab.txt": "preprocess", "data/processed/made_with.json": "preprocess",
+                       "configs/pretrain/hsvae.json": "configure"},
+    "classify hsvae": {"models/hsvae.pt": "pretrain@hsvae", "data/processed/test.npz": "preprocess",
+                       "data/processed/classes.txt": "preprocess", "configs/classify/hsvae.json": "configure"},
+    "baseline classifier": {"data/processed/train.txt": "preprocess", "configs/baseline/classifier.json": "configure"},
+    "analyze": {"reports/codes/hsvae.npz": "pretrain@hsvae", "reports/pretrain/hsvae/test.json": "pretrain@hsvae",
+                "reports/classify/hsvae/test.json": "classify@hsvae",
+                "reports/classify/classifier/made_with.json": "baseline@classifier",
+                "reports/pretrain/hsvae/plots/metrics/valid/rec.tsv": "pretrain@hsvae",
+                "configs/analyze.json": "configure"},
+}
+
+
+@pytest.mark.parametrize("args,path,maker", [(a, p, m) for a, files in READS.items() for p, m in files.items()])
+def test_every_input_of_every_stage_truncated_is_one_line(repo, args, path, maker):
+    data = (repo / path).read_bytes()
+    (repo / path).write_bytes(data[: len(data) // 2])
+    result = stage(repo, *args.split())
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {path}"), result.stderr
+    assert maker in result.stderr and "Traceback" not in result.stderr
