@@ -20,9 +20,9 @@ from benchmarks.train_throughput import device_name, measure_step
 from hsvae.analysis.evaluation import evaluate
 from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.errors import UserError
+from hsvae.core.errors import UserError
 from hsvae.pipeline.params import compose, validate
-from hsvae.device import device_and_dtype
+from hsvae.core.device import device_and_dtype
 from hsvae.pipeline.configs import stage_configs
 from hsvae.training.classify import classify_vae
 from hsvae.training.pretrain import pretrain

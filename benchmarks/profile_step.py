@@ -16,8 +16,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.train_throughput import ARCHS, SHARED, LengthsSplit, dbpedia_lengths, train_config
-from hsvae.config import defaults_of
-from hsvae.device import device_and_dtype
+from hsvae.core.config import defaults_of
+from hsvae.core.device import device_and_dtype
 from hsvae.models.chunked_ce import ALIGN
 from hsvae.models.hsvae import HSVAEConfig
 from hsvae.training.pretrain import training_setup

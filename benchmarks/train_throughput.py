@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from benchmarks import report
-from hsvae.config import defaults_of
+from hsvae.core.config import defaults_of
 from hsvae.data.batching import collate
-from hsvae.device import device_and_dtype
+from hsvae.core.device import device_and_dtype
 from hsvae.models.hsvae import HSVAEConfig
 from hsvae.training.pretrain import training_setup
 from hsvae.training.step import make_step

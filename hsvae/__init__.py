@@ -1,1 +1,0 @@
-"""HSVAE: sparse sentence encoding with a hierarchical spike-and-slab VAE."""

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from hsvae.atomic import atomic_path
-from hsvae.device import resolve_device
+from hsvae.core.atomic import atomic_path
+from hsvae.core.device import resolve_device
 from hsvae.encode import chunks, load_encoder, neighbours
-from hsvae.errors import MissingInput, UserError
+from hsvae.core.errors import MissingInput, UserError
 from hsvae.pipeline.stage import USER_ERRORS
 
 

@@ -7,8 +7,8 @@ import numpy as np
 
 from hsvae.analysis.analyze import analyze
 from hsvae.analysis.figures import display_name, report_text, write_curves
-from hsvae.atomic import atomic_path, write_json, write_text
-from hsvae.errors import reading
+from hsvae.core.atomic import atomic_path, write_json, write_text
+from hsvae.core.errors import reading
 from hsvae.pipeline.stage import DATA, check_made_with, folder_record, run, stage_config
 
 REPORTS = Path("reports")

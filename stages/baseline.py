@@ -2,9 +2,9 @@
 curves and the confusion matrix in reports/classify/NAME, accuracies in test.json."""
 from pathlib import Path
 
-from hsvae.analysis.reports import write_classification
+from hsvae.training.reports import write_classification
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.device import device_and_dtype
+from hsvae.core.device import device_and_dtype
 from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
 from hsvae.training.classify import BASELINES
 

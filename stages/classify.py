@@ -2,9 +2,9 @@
 confusion matrix in reports/classify/MODEL, accuracies in reports/classify/MODEL/test.json."""
 from pathlib import Path
 
-from hsvae.analysis.reports import write_classification
+from hsvae.training.reports import write_classification
 from hsvae.data.splits import load_splits
-from hsvae.device import device_and_dtype
+from hsvae.core.device import device_and_dtype
 from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import load_vae
 from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config

@@ -6,7 +6,7 @@ so DVC re-runs exactly the stages whose settings changed, and a bad value stops 
 DVC removes any other stage's outputs."""
 import json
 
-from hsvae.atomic import atomic_path
+from hsvae.core.atomic import atomic_path
 from hsvae.pipeline.checks import check_machine
 from hsvae.pipeline.configs import stage_configs
 from hsvae.pipeline.params import load

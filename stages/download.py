@@ -1,7 +1,7 @@
 """download: fetch (or generate) the corpus named by data.corpus into data/raw."""
 from pathlib import Path
 
-from hsvae.atomic import atomic_path
+from hsvae.core.atomic import atomic_path
 from hsvae.data.corpora import download
 from hsvae.pipeline.stage import RAW, run, stage_config, write_record
 

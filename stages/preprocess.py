@@ -1,7 +1,7 @@
 """preprocess: clean, tokenise, sample per class and index data/raw into data/processed."""
 from pathlib import Path
 
-from hsvae.atomic import atomic_path, write_json
+from hsvae.core.atomic import atomic_path, write_json
 from hsvae.data.corpora import CORPORA
 from hsvae.data.preprocess import preprocess
 from hsvae.pipeline.stage import DATA, RAW, check_made_with, folder_record, run, stage_config, write_record

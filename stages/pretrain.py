@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.analysis.evaluation import test_outputs
-from hsvae.atomic import atomic_live, atomic_path, write_json
+from hsvae.core.atomic import atomic_live, atomic_path, write_json
 from hsvae.data.preprocess import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.device import device_and_dtype
+from hsvae.core.device import device_and_dtype
 from hsvae.models.registry import VAE_MODELS
 from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
 from hsvae.training.pretrain import pretrain

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hsvae.config import defaults_of
+from hsvae.core.config import defaults_of
 from hsvae.data.batching import collate
 from hsvae.models.registry import VAE_MODELS
 

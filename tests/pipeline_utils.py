@@ -37,10 +37,10 @@ def run(cmd, cwd, check=True, **kwargs):
 
 
 def compose_params(repo: Path, overrides=()):
-    """Write params.yaml as `dvc exp run` does: composed from conf/ with Hydra overrides."""
-    from dvc.utils.hydra import compose_and_dump
+    """Write params.yaml as `dvc exp run` composes it: from conf/ with Hydra overrides."""
+    from hsvae.pipeline.params import compose
 
-    compose_and_dump(repo / "params.yaml", str(repo / "conf"), None, "config", str(repo), list(overrides))
+    (repo / "params.yaml").write_text(yaml.safe_dump(compose(overrides, conf=repo / "conf"), sort_keys=False))
 
 
 def tiny_repo(tmp_path: Path, changes=None) -> Path:

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from hsvae.config import defaults_of, key_of
+from hsvae.core.config import defaults_of, key_of
 from hsvae.models.registry import VAE_MODELS
 from tests.pipeline_utils import ROOT
 

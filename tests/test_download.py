@@ -11,7 +11,7 @@ import pytest
 
 from hsvae.data.corpora import CORPORA, download
 from hsvae.data.download import DownloadError, extract_tar, fetch, git_blob_id
-from hsvae.errors import UserError
+from hsvae.core.errors import UserError
 from tests.pipeline_utils import ROOT
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes

@@ -3,7 +3,7 @@ from tests.imports import ROOT, imported_modules
 
 # Bottom to top, as README's Layout section lists them.
 LAYERS = [
-    {"hsvae", "hsvae.errors", "hsvae.atomic", "hsvae.config", "hsvae.device"},
+    {"hsvae", "hsvae.core.errors", "hsvae.core.atomic", "hsvae.core.config", "hsvae.core.device"},
     {"hsvae.data"}, {"hsvae.models"}, {"hsvae.analysis"}, {"hsvae.training"}, {"hsvae.pipeline"},
     {"hsvae.studies", "hsvae.encode"}, {"hsvae.cli", "hsvae.__main__"},
 ]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import Laplace, Normal, register_kl
 
-from hsvae.config import param
+from hsvae.core.config import param
 from hsvae.models.vae import VAE
 
 

@@ -1,4 +1,6 @@
 """End to end: `dvc repro` in a temporary copy of the repository on a tiny synthetic corpus."""
+import csv
+import io
 import json
 import re
 import signal
@@ -68,6 +70,14 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
             assert leaves({k: v["data"] for k, v in metrics.items()}) <= 35
     kept = run(["dvc", "exp", "show", "--drop", ".*", "--keep", "model.alpha", "--csv"], repo).stdout
     assert "model.alpha" in kept.splitlines()[0] and "8" in kept
+    # what people read: every column, and README's everyday view (DVC's --json ignores --only-changed)
+    columns = next(csv.reader(io.StringIO(run(["dvc", "exp", "show", "--csv"], repo).stdout)))
+    deps = [c for c in columns if c == "hsvae" or c.startswith(("hsvae/", "stages/", "configs/", "data/", "models/",
+                                                                "reports/"))]
+    changed = next(csv.reader(io.StringIO(run(["dvc", "exp", "show", "--csv", "--only-changed"], repo).stdout)))
+    print(f"dvc exp show: {len(columns)} columns, {len(deps)} of them dependencies; --only-changed: {len(changed)}")
+    assert len(deps) <= 40 and len(changed) <= 30, (columns, changed)
+    assert "model.alpha" in changed and "hsvae.ah_sample" in changed
 
     # params.yaml edited by hand, later stages run directly: the model was trained with alpha 8
     params = (repo / "params.yaml").read_text()
@@ -110,6 +120,19 @@ def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path
     assert resumed == straight  # same seed on CPU: identical metrics, with or without the kill
     rows = (repo / "reports/pretrain/hsvae/plots/metrics/valid/rec.tsv").read_text().splitlines()
     assert len(rows) == 1 + 6
+    # Ctrl-C (SIGINT) after a checkpoint: one line naming the epoch to resume from, exit 130
+    proc = subprocess.Popen([sys.executable, "-m", "stages.pretrain", "hsvae"], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate()
+    epoch = torch.load(checkpoint, weights_only=True)["epoch"]
+    assert (proc.returncode, err) == (130, f"interrupted; run again to resume from epoch {epoch + 1}\n")
+    out = run([sys.executable, "-m", "stages.pretrain", "hsvae"], repo).stdout
+    assert f"hsvae: resuming from checkpoints/hsvae.pt after epoch {epoch}" in out
+    assert json.loads((repo / "reports/pretrain/hsvae/metrics.json").read_text()) == straight
     # the code that shapes training changed after the kill: the checkpoint is not resumed
     kill_after_a_checkpoint()
     with open(repo / "hsvae/models/hsvae.py", "a") as module:

@@ -5,8 +5,8 @@ import yaml
 from hsvae.data.corpora import download
 from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import Split
-from hsvae.device import cpu_has_native_bf16, device_and_dtype, resolve_graphs, resolve_precision
-from hsvae.errors import UserError
+from hsvae.core.device import cpu_has_native_bf16, device_and_dtype, resolve_graphs, resolve_precision
+from hsvae.core.errors import UserError
 from hsvae.pipeline.configs import stage_configs
 from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay

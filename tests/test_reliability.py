@@ -338,7 +338,7 @@ def test_a_learning_rate_that_diverges_in_the_first_epoch_is_stopped_by_name(tmp
 
 def test_undefined_statistics_are_null_and_nan_is_never_written(tmp_path):
     from hsvae.analysis.figures import class_separation
-    from hsvae.atomic import write_json
+    from hsvae.core.atomic import write_json
 
     assert class_separation(np.ones((1, 4))) is None  # one class: no pair to compare
     assert class_separation(np.array([[0.0, 1.0], [np.nan, 1.0]])) is None  # a class missing from the split
@@ -404,7 +404,7 @@ def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
 
 def test_a_truncated_split_file_is_named(tmp_path):
     from hsvae.data.splits import Split
-    from hsvae.errors import UserError
+    from hsvae.core.errors import UserError
 
     np.savez(tmp_path / "train.npz", tokens=np.arange(50), offsets=np.array([0, 20, 50]), labels=np.array([0, 1]))
     (tmp_path / "classes.txt").write_text("a\nb\n")
@@ -418,8 +418,8 @@ def test_a_truncated_split_file_is_named(tmp_path):
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full gives a real ENOSPC")
 def test_a_full_disk_is_one_line_and_keeps_the_previous_file(tmp_path):
-    from hsvae.atomic import atomic_path
-    from hsvae.errors import UserError
+    from hsvae.core.atomic import atomic_path
+    from hsvae.core.errors import UserError
 
     (tmp_path / "ck.pt").write_bytes(b"previous")
     with pytest.raises(UserError, match=r"^no space left on the disk of .* while writing ck.pt \(needed more than "

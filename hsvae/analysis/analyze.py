@@ -18,7 +18,7 @@ from hsvae.analysis.figures import (
 )
 from hsvae.analysis.metrics import mean_off_diagonal
 from hsvae.data.splits import Split, class_names, vocabulary_size
-from hsvae.errors import reading
+from hsvae.core.errors import reading
 from hsvae.models.registry import VAE_MODELS
 
 

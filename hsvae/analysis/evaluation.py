@@ -24,7 +24,7 @@ def encoder_features(encoder, split, batch_size, device):
 def codes(model, split, batch_size, device) -> dict:
     """One encoder pass over `split`: `mean`, E[z|x], and for a model with gamma `gamma`, the
     mean of its unclamped q(gamma|x); (N, D) numpy each."""
-    dim, has_gamma = model.latent_dim, hasattr(model, "q_gamma")
+    dim, has_gamma = model.latent_dim, model.has_gamma
 
     def both(batch):
         features = model.encoder(batch)
@@ -51,7 +51,7 @@ def evaluate(model, split, batch_size, device, seed=0):
     variants the authors' code prints."""
     torch.manual_seed(seed)
     sums = {}
-    has_gamma = hasattr(model, "q_gamma")
+    has_gamma = model.has_gamma
     scored = {k: [] for k in ("ah_sample", "ah_mean", *(("ah_slab_mean", "ah_gamma_sample_mean") if has_gamma else ()))}
     for indices in bucketed_batches(split.lengths, batch_size):
         batch = split.batch(indices).to(device)

@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl  # noqa: E402
-from hsvae.errors import read_json, reading  # noqa: E402
+from hsvae.core.errors import read_json, reading  # noqa: E402
 
 SUMMARY_KEYS = ("accuracy", "ah_sample", "ah_mean", "ah_slab_mean", "rec", "kl_z", "kl_gamma", "mmd")
 GAMMA_OFF = 0.5  # §4.4: a sentence's dimension is off (spike) when its mean gamma is at least this

@@ -16,7 +16,7 @@ import numpy as np
 
 from hsvae.data.download import DownloadError, check_archive, copy_file, extract_tar, fetch, git_blob_id
 from hsvae.data.synthetic import SyntheticCorpus
-from hsvae.errors import InputError, MissingInput
+from hsvae.core.errors import InputError, MissingInput
 
 AUTHORS_URL = "https://raw.githubusercontent.com/VictorProkhorov/HSVAE/master/Data/{folder}/{file}"
 ZHANG_URL = "https://s3.amazonaws.com/fast-ai-nlp/{archive}.tgz"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hsvae.atomic import atomic_path
-from hsvae.errors import UserError
+from hsvae.core.atomic import atomic_path
+from hsvae.core.errors import UserError
 
 OFFLINE_HINT = (
     "To run without network use the embedded corpus (dvc exp run -S data.corpus=synthetic) "

@@ -10,7 +10,7 @@ import numpy as np
 
 from hsvae.data.batching import SPECIALS, UNK
 from hsvae.data.corpora import SPLITS, layout, read_csv, read_lines, read_split
-from hsvae.errors import InputError, reading
+from hsvae.core.errors import InputError, reading
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
 # Unknown-word markers of the authors' preprocessed corpora.

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.data.batching import collate
-from hsvae.errors import InputError, reading
+from hsvae.core.errors import InputError, reading
 
 
 class Split:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Beta, kl_divergence
 
-from hsvae.config import param
+from hsvae.core.config import param
 from hsvae.models.distributions import SpikeAndSlab, clamp_straight_through, monte_carlo_kl
 from hsvae.models.vae import VAE
 
@@ -28,6 +28,8 @@ class HSVAE(VAE):
     """Hierarchical sparse VAE (§3): gamma ~ Beta(a(x), b(x)) is each dimension's spike
     probability, z | gamma ~ spike-and-slab. Prior Beta(alpha, beta), p(z|gamma) with slab N(0, 1).
     Loss = rec + psi KL_z (single-sample, log-sum-exp mixture densities) + lambda KL_gamma (closed form)."""
+
+    has_gamma = True
 
     def prior_gamma(self, like: torch.Tensor) -> Beta:
         return Beta(torch.full_like(like, self.config.alpha), torch.full_like(like, self.config.beta),

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hsvae.config import param
+from hsvae.core.config import param
 from hsvae.models.distributions import SpikeAndSlab, monte_carlo_kl
 from hsvae.models.mmd import mmd
 from hsvae.models.vae import VAE

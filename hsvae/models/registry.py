@@ -2,7 +2,7 @@
 class (with its config dataclass) and one entry here."""
 from dataclasses import dataclass
 
-from hsvae.config import from_section
+from hsvae.core.config import from_section
 from hsvae.models.hsvae import HSVAE, HSVAEConfig
 from hsvae.models.mat_vae import MatVAE, MatVAEConfig
 from hsvae.models.vae import L2VAE, VAE, PenalisedVAE, PenalisedVAEConfig, VAEConfig
@@ -19,8 +19,7 @@ class ModelSpec:
 
     @property
     def has_gamma(self) -> bool:
-        """Whether the model has a posterior over gamma (gamma maps, gamma-based activity)."""
-        return hasattr(self.cls, "q_gamma")
+        return self.cls.has_gamma
 
 
 # The paper's model, HSVAE, reads the `model` section (hsvae and b_hsvae alike); the

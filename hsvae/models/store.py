@@ -4,8 +4,8 @@ from pathlib import Path
 
 import torch
 
-from hsvae.atomic import atomic_path
-from hsvae.errors import InputError, MissingInput
+from hsvae.core.atomic import atomic_path
+from hsvae.core.errors import InputError, MissingInput
 from hsvae.models.registry import build_vae
 
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from hsvae.config import param
+from hsvae.core.config import param
 from hsvae.data.batching import PAD
 from hsvae.models.nets import GRUDecoder, build_encoder
 
@@ -28,6 +28,9 @@ class VAE(nn.Module):
     # True when the loss treats a batch as a sample of the aggregate posterior q(z): such a
     # model trains on random batches, not on length buckets.
     batch_is_sample = False
+    # True for a model with a posterior over gamma (gamma_mean_from_features): gamma maps and
+    # gamma-based activity
+    has_gamma = False
 
     def __init__(self, vocab_size, embedding_dim, hidden_dim, latent_dim, config=VAEConfig(), encoder="gru", bert="",
                  ce_chunk=0):

@@ -8,20 +8,22 @@ from pathlib import Path
 import torch
 
 from hsvae.data.corpora import CORPORA, SplitCorpus, check_local_dir, check_source_dir
-from hsvae.device import resolve_device, resolve_graphs, resolve_precision
-from hsvae.errors import InputError
-from hsvae.models.registry import VAE_MODELS
+from hsvae.core.device import resolve_device, resolve_graphs, resolve_precision
+from hsvae.core.errors import InputError
+from hsvae.models.registry import VAE_MODELS, build_vae
 
 # Bytes per trained parameter: fp32 weight, gradient and Adam's two moments.
 BYTES_PER_PARAMETER = 16
 
 
-def gru_vae_parameters(vocab: int, arch: dict) -> int:
-    """Parameters of a GRU VAE (shared embedding, encoder and decoder GRUs, vocabulary
-    projection, posterior heads), to within the heads' few thousand."""
-    e, h, d = arch["embedding_dim"], arch["hidden_dim"], arch["latent_dim"]
-    gru = lambda inputs: 3 * (inputs * h + h * h + 2 * h)  # noqa: E731
-    return vocab * e + gru(e) + gru(e + d) + h * vocab + vocab + 4 * (h * d + d)
+def largest_gru_vae(params: dict) -> int:
+    """Parameters of the largest GRU VAE of `models`, counted on a model built on the meta
+    device (shapes only, no memory)."""
+    vocab = params["data"]["vocab_size"] + 3
+    gru = [m for m in params["models"] if VAE_MODELS[m].encoder == "gru"] or ["vae"]  # the baseline's size
+    with torch.device("meta"):
+        return max(sum(p.numel() for p in build_vae(m, vocab, params["arch"], params[VAE_MODELS[m].section])
+                       .parameters()) for m in gru)
 
 
 def activation_bytes(arch: dict, train: dict, data: dict) -> int:
@@ -42,8 +44,7 @@ def check_memory(params: dict, device: torch.device):
     uses_gru = any(VAE_MODELS[m].encoder == "gru" for m in params["models"]) or "classifier" in params["baselines"]
     if not uses_gru:
         return
-    vocab = params["data"]["vocab_size"] + 3
-    needed = gru_vae_parameters(vocab, params["arch"]) * BYTES_PER_PARAMETER
+    needed = largest_gru_vae(params) * BYTES_PER_PARAMETER
     needed += activation_bytes(params["arch"], params["train"], params["data"])
     have = device_memory(device)
     if needed > have:

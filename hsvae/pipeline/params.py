@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from hsvae.config import ParamError, number_rule, pair_rule, schema_of
+from hsvae.core.config import ParamError, number_rule, pair_rule, schema_of
 from hsvae.data.corpora import CORPORA
 from hsvae.models.registry import VAE_MODELS
 

@@ -5,8 +5,8 @@ import os
 import sys
 from pathlib import Path
 
-from hsvae.atomic import write_json
-from hsvae.errors import USER_ERRORS, InputError, MissingInput, read_json
+from hsvae.core.atomic import write_json
+from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json
 DATA, RAW = "data/processed", "data/raw"
 CONFIGS = Path("configs")
 RECORD = "made_with.json"  # a folder's provenance record

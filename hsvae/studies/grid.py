@@ -5,7 +5,7 @@ import copy
 import itertools
 from pathlib import Path
 
-from hsvae.config import ParamError, number_rule
+from hsvae.core.config import ParamError, number_rule
 from hsvae.pipeline.params import read_yaml, validate
 
 STUDIES = Path("conf/studies.yaml")

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hsvae.analysis.figures import DISPLAY_NAMES, SUMMARY_KEYS  # noqa: E402
-from hsvae.atomic import atomic_path  # noqa: E402
+from hsvae.core.atomic import atomic_path  # noqa: E402
 from hsvae.models.registry import VAE_MODELS  # noqa: E402
 from hsvae.pipeline.params import load  # noqa: E402
 from hsvae.studies.grid import STUDIES, load_studies, study_points  # noqa: E402

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from hsvae.config import ParamError
+from hsvae.core.config import ParamError
 from hsvae.pipeline.params import compose, load, validate
 from hsvae.studies.grid import STUDIES, apply_overrides, load_studies, study_points
 

@@ -10,7 +10,7 @@ import torch
 
 from hsvae.analysis.evaluation import evaluate, posterior_means
 from hsvae.data.batching import bucketed_batches, random_batches
-from hsvae.device import resolve_graphs
+from hsvae.core.device import resolve_graphs
 from hsvae.models.registry import VAE_MODELS, build_vae
 from hsvae.models.store import save
 from hsvae.training.train import fit

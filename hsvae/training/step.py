@@ -7,10 +7,20 @@ step at the paper's size is hundreds of small kernels, and launching them one by
 Python, not the arithmetic, sets the pace of a GPU. `torch.compile` cannot capture `nn.GRU`
 (pytorch#167275); a graph captures its cuDNN kernels as they are.
 """
+from typing import Protocol
+
 import torch
 from tqdm import tqdm
 
-from hsvae.device import autocast
+from hsvae.core.device import autocast
+
+
+class TrainingStep(Protocol):
+    """What GraphedStep captures and the training loop calls: one whole step on a batch (a
+    dataclass of tensors), gradients starting from none; returns (loss terms, gradient norm or
+    None) as device tensors."""
+
+    def __call__(self, batch) -> tuple[dict, torch.Tensor | None]: ...
 
 
 class Step:
@@ -25,6 +35,7 @@ class Step:
     def __call__(self, batch):
         """(loss terms, gradient norm) as device tensors; the norm is None under fp16, whose
         scaler skips steps with overflowed gradients itself."""
+        self.optimizer.zero_grad(set_to_none=True)
         with autocast(self.device, self.dtype, self.cache_enabled):
             values = self.terms(batch)
         scaled = self.scaler is not None and self.scaler.is_enabled()
@@ -43,42 +54,30 @@ class Step:
             self.optimizer.step()
         return {k: v.detach() for k, v in values.items()}, norm
 
-    def eager(self, batch):
-        self.optimizer.zero_grad(set_to_none=True)
-        return self(batch)
-
-    def generators(self) -> list:
-        return []  # draws from the default CUDA generator only, which every graph registers
-
 
 class GraphedStep:
     """The step as CUDA graphs, one per batch shape (rows, padded length), each captured after
     `WARMUP` eager steps of that shape (cuDNN and cuBLAS pick their kernels and workspaces
     there) and replayed for every later batch of the shape. A batch of fewer rows than the
     largest seen (an epoch's last) runs eagerly. The optimizer must be built with capturable=True.
-
-    `step`: `eager(batch)` runs it (gradients start from none), `generators()` lists the CUDA
-    generator states it draws from besides the default one. The batch is a dataclass of
-    tensors; each graph keeps its own as static input. `shared_pool`: all graphs allocate
-    from one memory pool — safe because replays never overlap and each replay's outputs are
-    read before the next replay (the training loop's guards and sums do that)."""
+    Each graph keeps its batch as static input; the step draws its noise from the default CUDA
+    generator, which every graph registers."""
 
     WARMUP = 2
 
-    def __init__(self, step, shared_pool=False):
+    def __init__(self, step: TrainingStep):
         self.step = step
         self.graphs = {}  # shape -> (graph, static batch, static outputs)
         self.seen = {}
         self.full_rows = None
         self.side = torch.cuda.Stream()
-        self.pool = torch.cuda.graph_pool_handle() if shared_pool else None
         self.failed = None  # why capturing failed; the run then goes on eagerly
 
     def __call__(self, batch):
         self.full_rows = max(self.full_rows or 0, len(batch))  # an epoch's last batch may come first
         shape = tuple(batch.tokens.shape)
         if len(batch) != self.full_rows or self.failed:
-            return self.step.eager(batch)
+            return self.step(batch)
         if shape in self.graphs:
             graph, static, outputs = self.graphs[shape]
             for name, value in vars(batch).items():
@@ -90,7 +89,7 @@ class GraphedStep:
         if self.seen[shape] <= self.WARMUP:
             self.side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(self.side):
-                outputs = self.step.eager(batch)
+                outputs = self.step(batch)
             torch.cuda.current_stream().wait_stream(self.side)
             return outputs
         return self._capture(shape, batch)
@@ -99,17 +98,15 @@ class GraphedStep:
         """Capture the step on `batch` (kept as the graph's static input) and replay it once:
         a capture records the kernels without running them."""
         graph = torch.cuda.CUDAGraph()
-        for generator in self.step.generators():
-            graph.register_generator_state(generator)
         torch.cuda.synchronize()
         try:
-            with torch.cuda.graph(graph, pool=self.pool):
-                outputs = self.step.eager(batch)  # backward writes fresh gradients inside the graph
+            with torch.cuda.graph(graph):
+                outputs = self.step(batch)  # backward writes fresh gradients inside the graph
         except RuntimeError as error:  # an op this PyTorch cannot capture: the eager step is the fallback
             self.failed = str(error).splitlines()[0]
             tqdm.write(f"CUDA graph capture failed ({self.failed}); training eagerly")
             torch.cuda.synchronize()
-            return self.step.eager(batch)
+            return self.step(batch)
         self.graphs[shape] = (graph, batch, outputs)
         graph.replay()
         return outputs
@@ -120,4 +117,4 @@ def make_step(terms, optimizer, device, dtype=None, grad_clip=0.0, scaler=None, 
     when `graphs` (the optimizer built with capturable=True), eager otherwise."""
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     step = Step(terms, optimizer, parameters, device, dtype, grad_clip, scaler, cache_enabled=not graphs)
-    return GraphedStep(step) if graphs else step.eager
+    return GraphedStep(step) if graphs else step

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from hsvae.atomic import atomic_path
-from hsvae.device import autocast
-from hsvae.errors import UserError
+from hsvae.core.atomic import atomic_path
+from hsvae.core.device import autocast
+from hsvae.core.errors import UserError
 from hsvae.models.store import safe_load
 from hsvae.training.step import make_step
 
@@ -46,53 +46,42 @@ def check_not_diverging(name, history, metrics, epoch):
 
 
 class Guard:
-    """The per-step checks of R runs trained together (a pack; one run: R = 1), kept on the
-    device in one float64 row per run — the first step whose loss terms or gradient norm are
-    not finite, the loss summed and the steps counted since the last read, then the first bad
-    step's values — so a read is one transfer."""
+    """The per-step checks of a run, kept on the device in one float64 row — the first step
+    whose loss terms or gradient norm are not finite, the loss summed and the steps counted
+    since the last read, then the first bad step's values — so a read is one transfer."""
 
-    def __init__(self, names, keys, device, loss_ceiling):
-        self.names, self.keys, self.loss_ceiling = list(names), list(keys), loss_ceiling
+    def __init__(self, name, keys, device, loss_ceiling):
+        self.name, self.keys, self.loss_ceiling = name, list(keys), loss_ceiling
         self.total = self.keys.index("total")
-        self.state = torch.zeros(len(self.names), 3 + len(self.keys) + 1, dtype=torch.float64, device=device)
+        self.state = torch.zeros(3 + len(self.keys) + 1, dtype=torch.float64, device=device)
         self.window_start = 1
-        self.reported = set()
 
-    def update(self, step, values, norm, present=None):
-        """values (R, keys) and norm (R,) of this step (norm None: not checked); `present`
-        (R,) bool: the runs that took this step (default all)."""
-        norm = torch.zeros(len(self.names), device=values.device) if norm is None else norm
-        checked = torch.cat([values.double(), norm.double()[:, None]], 1)
-        taken = torch.ones_like(checked[:, 0], dtype=torch.bool) if present is None else present
-        first_bad = self.state[:, 0]
-        newly_bad = taken & (first_bad == 0) & ~torch.isfinite(checked).all(1)
-        self.state[:, 0] = torch.where(newly_bad, step, first_bad)
-        self.state[:, 3:] = torch.where(newly_bad[:, None], checked, self.state[:, 3:])
-        self.state[:, 1] += torch.where(taken, checked[:, self.total], 0)
-        self.state[:, 2] += taken
+    def update(self, step, values, norm):
+        """values (keys,) and the gradient norm of this step (None: not checked)."""
+        norm = torch.zeros((), device=values.device) if norm is None else norm
+        checked = torch.cat([values.double(), norm.double().reshape(1)])
+        first_bad = self.state[0]
+        newly_bad = (first_bad == 0) & ~torch.isfinite(checked).all()
+        self.state[0] = torch.where(newly_bad, step, first_bad)
+        self.state[3:] = torch.where(newly_bad, checked, self.state[3:])
+        self.state[1] += checked[self.total]
+        self.state[2] += 1
 
-    def read(self, epoch, step) -> dict:
-        """{run index: its first failure} for the runs that failed since the last read (one
-        wait for the device)."""
-        failures = {}
-        for run, (first_bad, loss_sum, steps, *bad) in enumerate(self.state.tolist()):
-            if run in self.reported:
-                continue
-            name = self.names[run]
-            if first_bad:
-                where = f"{name}: epoch {epoch + 1}, step {int(first_bad)}"
-                key, value = next((k, v) for k, v in zip(self.keys + ["gradient"], bad) if not math.isfinite(v))
-                failures[run] = f"{where}: gradient is not finite" if key == "gradient" else f"{where}: {key} is {value}"
-                continue
-            mean = loss_sum / steps if steps else None
-            if self.loss_ceiling and mean is not None and mean > ABOVE_CEILING * self.loss_ceiling:
-                failures[run] = (f"{name}: diverged: mean training loss {mean:.4g} over epoch {epoch + 1}'s steps "
-                                 f"{self.window_start}-{step}, above {ABOVE_CEILING:g} x {self.loss_ceiling:.4g} "
-                                 f"(what guessing every word uniformly scores); lower train.lr")
-        self.reported.update(failures)
-        self.state[:, 1:3] = 0
-        self.window_start = step + 1
-        return failures
+    def read(self, epoch, step):
+        """The run's first failure since the last read, or None (one wait for the device)."""
+        first_bad, loss_sum, steps, *bad = self.state.tolist()
+        self.state[1:3] = 0
+        window, self.window_start = self.window_start, step + 1
+        if first_bad:
+            where = f"{self.name}: epoch {epoch + 1}, step {int(first_bad)}"
+            key, value = next((k, v) for k, v in zip(self.keys + ["gradient"], bad) if not math.isfinite(v))
+            return f"{where}: gradient is not finite" if key == "gradient" else f"{where}: {key} is {value}"
+        mean = loss_sum / steps if steps else None
+        if self.loss_ceiling and mean is not None and mean > ABOVE_CEILING * self.loss_ceiling:
+            return (f"{self.name}: diverged: mean training loss {mean:.4g} over epoch {epoch + 1}'s steps "
+                    f"{window}-{step}, above {ABOVE_CEILING:g} x {self.loss_ceiling:.4g} "
+                    "(what guessing every word uniformly scores); lower train.lr")
+        return None
 
 
 def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, device, dtype=None,
@@ -140,17 +129,17 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             for step, indices in enumerate(bar, 1):
                 values, norm = run_step(load(indices))
                 if guard is None:
-                    guard = Guard([name], values, device, loss_ceiling)
+                    guard = Guard(name, values, device, loss_ceiling)
                     sums = torch.zeros(len(values), dtype=torch.float64, device=device)
                 row = torch.stack([values[k].double() for k in guard.keys])
-                guard.update(step, row[None], None if norm is None else norm[None])
+                guard.update(step, row, norm)
                 n = len(indices)
                 sums += row * n
                 count += n
                 if step % CHECK_EVERY == 0:
-                    _raise_first(guard.read(epoch, step))
+                    _raise(guard.read(epoch, step))
             if guard is not None:
-                _raise_first(guard.read(epoch, len(order)))
+                _raise(guard.read(epoch, len(order)))
             metrics = {f"train/{k}": v / count for k, v in zip(guard.keys, sums.tolist())} if guard else {}
             model.eval()
             with torch.no_grad(), autocast(device, dtype):
@@ -176,9 +165,9 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
     return history
 
 
-def _raise_first(failures):
-    if failures:
-        raise TrainingError(next(iter(failures.values())))
+def _raise(failure):
+    if failure:
+        raise TrainingError(failure)
 
 
 def _log(live, metrics):

@@ -10,7 +10,7 @@ type and its bounds, and the params check is derived from it (one declaration, n
 import dataclasses
 import math
 
-from hsvae.errors import UserError
+from hsvae.core.errors import UserError
 
 
 class ParamError(UserError, ValueError):

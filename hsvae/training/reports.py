@@ -4,7 +4,7 @@ from pathlib import Path
 
 from sklearn.metrics import accuracy_score
 
-from hsvae.atomic import atomic_live, write_json
+from hsvae.core.atomic import atomic_live, write_json
 from hsvae.data.splits import class_names
 
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from hsvae.errors import UserError
+from hsvae.core.errors import UserError
 
 # Below this many free bytes a failed write is reported as a full disk (torch.save and other
 # writers report ENOSPC as their own errors, e.g. "unexpected pos").

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from hsvae.errors import InputError
+from hsvae.core.errors import InputError
 
 
 def resolve_device(name: str, key: str = "train.device") -> torch.device:
