@@ -188,7 +188,7 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     refused = subprocess.run([HSVAE_BIN, "study", "report", "tiny", *extra], cwd=repo, env=env, capture_output=True,
                              text=True)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
-    assert f"study 'tiny': 1 of its runs have no experiment for commit" in refused.stderr and removed in refused.stderr
+    assert "study 'tiny': 1 of its runs have no experiment for commit" in refused.stderr and removed in refused.stderr
     assert "--allow-missing" in refused.stderr and not folder.exists()
     run([HSVAE_BIN, "study", "report", "tiny", *extra, "--allow-missing"], repo)
     assert "3 experiments" in (folder / "README.md").read_text()
