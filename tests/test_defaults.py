@@ -42,7 +42,7 @@ def _same(shown: str, value) -> bool:
         return [float(v) for v in yaml.safe_load(shown)] == [float(v) for v in value]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(shown) == float(value)
-    return shown == str(value)
+    return shown == (str(value) or "''")
 
 
 def documented_defaults() -> list:
