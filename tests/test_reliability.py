@@ -15,7 +15,7 @@ import yaml
 
 from hsvae.models.store import CorruptFile, load_vae, save
 from hsvae.pipeline.params import ParamError, validate
-from hsvae.training.train import TrainingError, fit
+from hsvae.training.train import Checkpoint, Objective, TrainingError, fit
 from tests.pipeline_utils import ROOT, run, tiny_repo
 from tests.test_models import build
 
@@ -165,9 +165,8 @@ def test_nan_in_a_loss_term_stops_training_with_its_name(tmp_path):
         return {"rec": loss, "kl_z": kl, "total": loss + kl}
 
     with pytest.raises(TrainingError, match=r"^hsvae: epoch 1, step 3: kl_z is nan$"):
-        fit(name="hsvae", model=model, optimizer=optimizer, terms=terms,
-            batches=lambda rng: [np.arange(4)] * 5, evaluate=dict, epochs=2, seed=0,
-            device=torch.device("cpu"), checkpoint=tmp_path / "ck.pt", progress=False)
+        fit("hsvae", model, Objective(terms, optimizer), lambda rng: [np.arange(4)] * 5, dict, epochs=2, seed=0,
+            device=torch.device("cpu"), checkpoint=Checkpoint(tmp_path / "ck.pt", "run"), progress=False)
     assert not (tmp_path / "ck.pt").exists()
 
 
@@ -178,9 +177,8 @@ def test_nan_weights_in_a_real_model_are_caught(tmp_path):
     from tests.conftest import make_batch
 
     with pytest.raises(TrainingError, match=r"epoch 1, step 1: rec is nan"):
-        fit(name="hsvae", model=model, optimizer=torch.optim.Adam(model.parameters()),
-            terms=lambda i: model.loss_terms(make_batch()), batches=lambda rng: [np.arange(6)], evaluate=dict,
-            epochs=1, seed=0, device=torch.device("cpu"), progress=False)
+        fit("hsvae", model, Objective(lambda i: model.loss_terms(make_batch()), torch.optim.Adam(model.parameters())),
+            lambda rng: [np.arange(6)], dict, epochs=1, seed=0, device=torch.device("cpu"), progress=False)
 
 
 def test_corrupt_or_truncated_model_files_are_named(tmp_path):
@@ -363,9 +361,8 @@ def test_a_diverging_run_ends_with_a_named_error():
 
     with pytest.raises(TrainingError, match=r"^m: diverged: the training loss grew from 1 \(epoch 1\) to 31 \(epoch 2\); "
                                             r"lower train.lr$"):
-        fit(name="m", model=model, optimizer=torch.optim.SGD(model.parameters(), lr=0.1), terms=terms,
-            batches=lambda rng: [np.arange(4)], evaluate=evaluate, epochs=5, seed=0, device=torch.device("cpu"),
-            progress=False)
+        fit("m", model, Objective(terms, torch.optim.SGD(model.parameters(), lr=0.1)), lambda rng: [np.arange(4)],
+            evaluate, epochs=5, seed=0, device=torch.device("cpu"), progress=False)
 
 
 def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):

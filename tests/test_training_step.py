@@ -9,7 +9,7 @@ from torch.overrides import TorchFunctionMode
 
 from hsvae.data.batching import collate
 from hsvae.models.registry import build_vae
-from hsvae.training.train import CHECK_EVERY, fit
+from hsvae.training.train import CHECK_EVERY, Objective, fit
 from tests.conftest import ARCH, HPARAMS
 
 # Tensor methods that copy a value to the host (on a GPU: wait for every queued kernel)
@@ -49,9 +49,9 @@ def test_the_step_reads_the_device_once_every_check_interval(name, ce_chunk):
     steps = 2 * CHECK_EVERY + 7
     order = [np.arange(i * 6, i * 6 + 6) for i in range(steps)]
     with CountHostReads() as counter:
-        history = fit(name=name, model=model, optimizer=optimizer, terms=model.loss_terms,
-                      batches=lambda rng: order, load=lambda idx: collate([sentences[i] for i in idx], np.zeros(6)),
-                      evaluate=dict, epochs=1, seed=0, device=torch.device("cpu"), grad_clip=5.0, progress=False)
+        history = fit(name, model, Objective(model.loss_terms, optimizer, grad_clip=5.0), lambda rng: order, dict,
+                      load=lambda idx: collate([sentences[i] for i in idx], np.zeros(6)), epochs=1, seed=0,
+                      device=torch.device("cpu"), progress=False)
     assert history[0]["train/total"] > 0
     # two reads of the guards mid-epoch, one at the epoch's end, one for the epoch's sums
     assert len(counter.calls) == steps // CHECK_EVERY + 2, counter.calls
@@ -108,15 +108,14 @@ def test_the_cuda_training_loop_synchronises_once_every_check_interval(graphs):
     steps = 2 * CHECK_EVERY + 7
     order = [np.arange(i * 6, i * 6 + 6) for i in range(steps)]
     load = lambda idx: collate([sentences[i] for i in idx], np.zeros(6), length_multiple=16 if graphs else 0).to(device)  # noqa: E731
-    fit(name="warm-up", model=model, optimizer=optimizer, terms=model.loss_terms, batches=lambda rng: order[:8],
-        load=load, evaluate=dict, epochs=1, seed=0, device=device, progress=False, graphs=graphs)
+    fit("warm-up", model, Objective(model.loss_terms, optimizer, graphs=graphs), lambda rng: order[:8], dict,
+        load=load, epochs=1, seed=0, device=device, progress=False)
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit(name="hsvae", model=model, optimizer=optimizer, terms=model.loss_terms, batches=lambda rng: order,
-                load=load, evaluate=dict, epochs=1, seed=0, device=device, grad_clip=5.0, progress=False,
-                graphs=graphs)
+            fit("hsvae", model, Objective(model.loss_terms, optimizer, grad_clip=5.0, graphs=graphs),
+                lambda rng: order, dict, load=load, epochs=1, seed=0, device=device, progress=False)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     syncs = [str(w.message) for w in caught if "synchroniz" in str(w.message)]

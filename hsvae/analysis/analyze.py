@@ -22,11 +22,12 @@ from hsvae.core.errors import reading
 from hsvae.models.registry import VAE_MODELS
 
 
-def caption(cfg) -> str:
-    """Corpus, sizes and the paper model's prior, for every figure's title."""
-    data, arch = cfg["data"], cfg["arch"]
-    text = (f"corpus {data['corpus']} ({data['per_class']['train']}/{data['per_class']['valid']}/"
-            f"{data['per_class']['test']} per class), latent {arch['latent_dim']}, hidden {arch['hidden_dim']}")
+def caption(cfg, sizes: dict) -> str:
+    """Corpus, split sizes (as preprocessed: a corpus split by its authors has no per-class
+    sample), sizes and the paper model's prior, for every figure's title."""
+    arch = cfg["arch"]
+    text = (f"corpus {cfg['data']['corpus']} ({sizes['train']}/{sizes['valid']}/{sizes['test']} sentences), "
+            f"latent {arch['latent_dim']}, hidden {arch['hidden_dim']}")
     hsvae = next((cfg["hparams"][m] for m in cfg["models"] if VAE_MODELS[m].has_gamma), None)
     if hsvae:
         text += f", HSVAE alpha={hsvae['alpha']:g} beta={hsvae['beta']:g} psi={hsvae['psi']:g} lambda={hsvae['lambda']:g}"
@@ -37,10 +38,10 @@ def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
     """Draw the figures into `figures` and write each gamma_class matrix into `gamma_dir` (both
     existing, empty folders); return (summary, analysis, [(figure title, file name)], caption)."""
     summary = summarise(reports, cfg["models"] + cfg["baselines"])
-    names, test = class_names(data_dir), Split(data_dir, "test")
-    kl = class_kl(Split(data_dir, "train"), len(names), vocabulary_size(data_dir))
+    names, train, test = class_names(data_dir), Split(data_dir, "train"), Split(data_dir, "test")
+    kl = class_kl(train, len(names), vocabulary_size(data_dir))
     analysis = {"class_kl_mean": mean_off_diagonal(kl)}
-    text = caption(cfg)
+    text = caption(cfg, {"train": len(train), "valid": len(Split(data_dir, "valid")), "test": len(test)})
     # file names in the paper's order: `dvc plots show` lists a folder's images by name
     drawn = [("Fig. 2: accuracy, sparsity and reconstruction", "fig2_accuracy_hoyer.png"),
              ("Fig. 3: Average Hoyer over training", "fig3_hoyer_epochs.png")]

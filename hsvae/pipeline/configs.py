@@ -62,7 +62,7 @@ def stage_configs(params: dict) -> dict:
                                        "made_with": classified[name], "inputs": processed}
     configs["analyze"] = {
         "models": params["models"], "baselines": params["baselines"], "analyze": params["analyze"],
-        "data": {k: params["data"][k] for k in ("corpus", "seed", "per_class")}, "arch": arch,
+        "data": {"corpus": params["data"]["corpus"]}, "arch": arch,
         "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]},
         "inputs": {**processed,
                    **{f"reports/codes/{n}.npz": _input(f"pretrain@{n}", pretrained[n]) for n in params["models"]},

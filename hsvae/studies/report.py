@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import subprocess
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -327,7 +328,25 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
         fig.savefig(out / "matched.png", dpi=100)
         plt.close(fig)
         figures.append(("At matched reconstruction", "matched.png"))
-    return figures
+    return figures + one_run_figures(runs, repo, rev, out)
+
+
+def one_run_figures(runs, repo, rev, out: Path) -> list:
+    """Fig. 4 (HSVAE's gamma per class) and Fig. 5 (the classes' word-distribution KL) as the
+    analyze stage drew them in the study's first experiment that trained HSVAE."""
+    trained = runs[runs["model"] == "hsvae"]
+    if trained.empty:
+        return []
+    experiment = trained["experiment"].iloc[0]
+    ref = experiment_ref(_commit(repo, rev), experiment)
+    found = []
+    for file, title in (("fig4_gamma_class_hsvae.png", f"Fig. 4: HSVAE's γ per class (one run, {experiment})"),
+                        ("fig5_class_kl.png", "Fig. 5: the classes' pairwise word-distribution KL")):
+        shown = subprocess.run(["git", "show", f"{ref}:reports/figures/{file}"], cwd=repo, capture_output=True)
+        if shown.returncode == 0:
+            (out / file).write_bytes(shown.stdout)
+            found.append((title, file))
+    return found
 
 
 def figure_signal(runs, keys, out: Path, repo, rev, caption):
@@ -417,7 +436,8 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         tmp.mkdir(parents=True)
         runs.to_csv(tmp / "runs.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
-        figures = FIGURES[name](runs, keys, tmp, repo, rev, caption) if name in FIGURES else []
+        wrapped = "\n".join(textwrap.wrap(caption, 130))  # figure titles: the caption on lines that fit
+        figures = FIGURES[name](runs, keys, tmp, repo, rev, wrapped) if name in FIGURES else []
         command = f"hsvae study report {name}{''.join(' -S ' + e for e in extra)}"
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments. "

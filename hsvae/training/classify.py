@@ -12,7 +12,7 @@ from hsvae.analysis.evaluation import encoder_features, map_split
 from hsvae.data.batching import bucketed_batches
 from hsvae.models.classifier import ClassifierHead, SimpleClassifier
 from hsvae.models.nets import BertEncoder
-from hsvae.training.train import fit
+from hsvae.training.train import Objective, fit
 
 
 def marginal_log_probs(head, z_samples):
@@ -50,8 +50,7 @@ def train_head(name, features, labels, sample, n_classes, cfg, seed, device, liv
         torch.manual_seed(seed)
         return {"valid/accuracy": accuracy_score(labels["valid"], predict("valid"))}
 
-    history = fit(name=name, model=head, optimizer=optimizer, terms=terms,
-                  batches=_random_batches(len(train_x), cfg["batch_size"]), evaluate=evaluate,
+    history = fit(name, head, Objective(terms, optimizer), _random_batches(len(train_x), cfg["batch_size"]), evaluate,
                   epochs=cfg["epochs"], seed=seed, device=device, live=live, progress=progress)
     torch.manual_seed(seed + 1)
     with torch.no_grad():
@@ -78,11 +77,10 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
     def evaluate():
         return {"valid/accuracy": accuracy_score(valid_split.labels, predict(valid_split))}
 
-    history = fit(name="classifier", model=model, optimizer=optimizer, terms=terms,
-                  batches=lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng),
-                  load=lambda indices: train_split.batch(indices).to(device),
-                  evaluate=evaluate, epochs=cfg["epochs"], seed=seed, device=device, dtype=dtype,
-                  grad_clip=train_cfg["grad_clip"], live=live, progress=progress)
+    history = fit("classifier", model, Objective(terms, optimizer, train_cfg["grad_clip"], dtype),
+                  lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng), evaluate,
+                  load=lambda indices: train_split.batch(indices).to(device), epochs=cfg["epochs"], seed=seed,
+                  device=device, live=live, progress=progress)
     model.eval()
     return model, history, {"valid": predict(valid_split), "test": predict(test_split)}
 

@@ -13,7 +13,7 @@ from hsvae.data.batching import bucketed_batches, random_batches
 from hsvae.core.device import resolve_graphs
 from hsvae.models.registry import VAE_MODELS, build_vae
 from hsvae.models.store import save
-from hsvae.training.train import fit
+from hsvae.training.train import Checkpoint, Objective, fit
 
 # Padded lengths under CUDA graphs are multiples of this: one graph per multiple (8 for
 # DBpedia's 1-60 tokens) against ~4 tokens of padding per sentence, scored with weight 0.
@@ -93,11 +93,12 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     setup = training_setup(cfg, train_split, vocab_size, device, dtype)
     model = setup.model
 
-    history = fit(name=name, model=model, optimizer=setup.optimizer, terms=model.loss_terms, batches=setup.batches,
-                  load=setup.load, evaluate=lambda: validation_metrics(model, valid_split, train, device),
-                  epochs=train["epochs"], seed=train["seed"], device=device, dtype=dtype, grad_clip=train["grad_clip"],
-                  checkpoint=checkpoint, live=live, fingerprint=run_fingerprint(cfg, vocab_size, train_split, valid_split),
-                  progress=progress, graphs=setup.graphs, loss_ceiling=uniform_loss(train_split, vocab_size))
+    objective = Objective(model.loss_terms, setup.optimizer, train["grad_clip"], dtype, setup.graphs)
+    resume = None if checkpoint is None else Checkpoint(
+        Path(checkpoint), run_fingerprint(cfg, vocab_size, train_split, valid_split))
+    history = fit(name, model, objective, setup.batches, lambda: validation_metrics(model, valid_split, train, device),
+                  epochs=train["epochs"], seed=train["seed"], device=device, load=setup.load, checkpoint=resume,
+                  live=live, progress=progress, loss_ceiling=uniform_loss(train_split, vocab_size))
     model.eval()
     std = posterior_means(model, train_split, train["eval_batch_size"], device).std(0)
     save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,

@@ -2,7 +2,9 @@
 precision, NaN/Inf and divergence guards checked on the device, a checkpoint per epoch (a
 killed run resumes from it) and per-epoch metrics through DVCLive."""
 import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -84,38 +86,56 @@ class Guard:
         return None
 
 
-def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, device, dtype=None,
-        grad_clip=0.0, checkpoint=None, live=None, fingerprint=None, progress=True, load=None,
-        graphs=False, loss_ceiling=None):
+@dataclass
+class Objective:
+    """What each step does: minimise terms(batch)["total"] with `optimizer`, its gradient
+    norm clipped to `grad_clip` (0: not clipped), under autocast to `dtype` (None: fp32), as
+    CUDA graphs when `graphs` (inputs from `load` must then be Batches)."""
+    terms: Callable
+    optimizer: torch.optim.Optimizer
+    grad_clip: float = 0.0
+    dtype: torch.dtype | None = None
+    graphs: bool = False
+
+
+@dataclass
+class Checkpoint:
+    """Where a run keeps its checkpoint, and what identifies the run (other params, data or
+    code: another run, whose checkpoint is not resumed)."""
+    path: Path
+    fingerprint: str
+
+
+def fit(name, model, objective: Objective, batches, evaluate, *, epochs, seed, device, load=None,
+        checkpoint: Checkpoint | None = None, live=None, progress=True, loss_ceiling=None):
     """Train `model` for `epochs` and return the per-epoch metrics.
 
     batches(rng) -> the epoch's list of batch index arrays; load(indices) -> the step's input
-    (default: the indices); terms(input) -> dict of scalar tensors with a "total" to minimise;
-    evaluate() -> dict of floats. Epoch e draws its batch order and noise from seeds
-    (seed, e), so a resumed run repeats exactly what an uninterrupted one does. The checkpoint
-    stores the weights, the optimizer, and the metrics so far; one written for another
-    `fingerprint` (other params, data or code) is ignored. `graphs` replays each batch shape's
-    step as a CUDA graph (inputs from `load` must be Batches). `loss_ceiling`: the loss of a
-    model that knows nothing; a window of steps far above it stops the run as diverged.
+    (default: the indices); evaluate() -> dict of floats. Epoch e draws its batch order and
+    noise from seeds (seed, e), so a resumed run repeats exactly what an uninterrupted one
+    does. The checkpoint stores the weights, the optimizer, and the metrics so far.
+    `loss_ceiling`: the loss of a model that knows nothing; a window of steps far above it
+    stops the run as diverged.
     """
+    optimizer, dtype = objective.optimizer, objective.dtype
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     history, start = [], 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        saved = safe_load(checkpoint)
-        if saved.get("fingerprint") == fingerprint:
+    if checkpoint is not None and checkpoint.path.exists():
+        saved = safe_load(checkpoint.path)
+        if saved.get("fingerprint") == checkpoint.fingerprint:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             scaler.load_state_dict(saved["scaler"])
             history, start = saved["history"], saved["epoch"]
-            tqdm.write(f"{name}: resuming from {checkpoint} after epoch {start}")
+            tqdm.write(f"{name}: resuming from {checkpoint.path} after epoch {start}")
         else:
-            tqdm.write(f"{name}: {checkpoint} belongs to another run (other settings, data or code); "
+            tqdm.write(f"{name}: {checkpoint.path} belongs to another run (other settings, data or code); "
                        "training from epoch 1")
     if live is not None:
         for metrics in history:  # DVC cleared the logs of the killed run: write them again
             _log(live, metrics)
     load = load or (lambda indices: indices)
-    run_step = make_step(terms, optimizer, device, dtype, grad_clip, scaler, graphs)
+    run_step = make_step(objective.terms, optimizer, device, dtype, objective.grad_clip, scaler, objective.graphs)
     saved_epochs = start
     try:
         for epoch in tqdm(range(start, epochs), desc=f"{name} epochs", initial=start, total=epochs,
@@ -151,10 +171,10 @@ def fit(*, name, model, optimizer, terms, batches, evaluate, epochs, seed, devic
             if live is not None:
                 _log(live, metrics)
             if checkpoint is not None:
-                with atomic_path(checkpoint) as tmp:
+                with atomic_path(checkpoint.path) as tmp:
                     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                 "scaler": scaler.state_dict(), "history": history, "epoch": epoch + 1,
-                                "fingerprint": fingerprint}, tmp)
+                                "fingerprint": checkpoint.fingerprint}, tmp)
                 saved_epochs = epoch + 1
             if progress:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "epoch")
