@@ -238,3 +238,38 @@ def test_the_paper_preset_is_what_dvc_records_and_adds_the_bert_baseline(tmp_pat
     used = json.loads((repo / "configs/pretrain/hsvae.json").read_text())
     assert used["arch"] == recorded[0]["arch"] and used["train"] == recorded[0]["train"]
     assert 0 <= json.loads((repo / "reports/classify/bert/test.json").read_text())["test_accuracy"] <= 1
+
+
+def test_the_released_splits_corpus_runs_every_stage_under_dvc_repro(tmp_path):
+    """hsvae-dbpedia-released from a folder of files the test writes (their git blob ids put
+    in the repository's copy of the corpus table, as the authors' are in ours)."""
+    import random
+
+    from hsvae.data.download import git_blob_id
+
+    rng, words = random.Random(0), [f"w{i}" for i in range(60)]
+    authors = tmp_path / "authors"
+    authors.mkdir()
+    for split, per_class in (("valid", 40), ("test", 21)):
+        rows = [(c, " ".join(rng.choice(words[c * 20:(c + 1) * 20] + words) for _ in range(rng.randint(3, 9))))
+                for _ in range(per_class) for c in range(3)]
+        (authors / f"{split}.txt").write_text("".join(t + "\n" for _, t in rows))
+        (authors / f"{split}_class_label.txt").write_text("".join(f"{c}\n" for c, _ in rows))
+    (authors / "vocab.txt").write_text("\n".join(words) + "\n")
+    repo = tiny_repo(tmp_path, {"models": ["hsvae"], "baselines": ["classifier"], "train": {"epochs": 1},
+                                "classify": {"epochs": 2},
+                                "data": {"corpus": "hsvae-dbpedia-released", "source_dir": str(authors)}})
+    corpora = (repo / "hsvae/data/corpora.py").read_text()
+    start, end = corpora.index('"hsvae-dbpedia-released"'), corpora.index("resplit=True")
+    table = corpora[start:end]
+    for name in ("valid.txt", "valid_class_label.txt", "test.txt", "test_class_label.txt", "vocab.txt"):
+        table = re.sub(rf'"{re.escape(name)}": "[0-9a-f]{{40}}"', f'"{name}": "{git_blob_id(authors / name)}"', table)
+    (repo / "hsvae/data/corpora.py").write_text(corpora[:start] + table + corpora[end:])
+    out = run(["dvc", "repro"], repo).stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"configure", "download", "preprocess", "pretrain@hsvae", "classify@hsvae", "baseline@classifier",
+                   "analyze"}
+    stats = json.loads((repo / "reports/data/stats.json").read_text())
+    assert {s: stats["splits"][s]["sentences"] for s in ("train", "valid", "test")} == {
+        "train": 120, "valid": 30, "test": 33}  # 40 per class; 21 per class halved: 10 + 11
+    assert "corpus hsvae-dbpedia-released (120/30/33 sentences)" in (repo / "reports/README.md").read_text()
