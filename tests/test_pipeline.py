@@ -23,6 +23,13 @@ def test_data_stages_run_under_dvc_and_are_deterministic(tmp_path):
     run(["dvc", "repro", "-f", "preprocess"], repo)
     assert (repo / "data/processed/train.npz").read_bytes() == first
     assert "didn't change" in run(["dvc", "repro", "preprocess"], repo).stdout
+    # the data stages use no model code: an edited model module leaves them up to date
+    with open(repo / "hsvae/models/vae.py", "a") as module:
+        module.write("# an edit\n")
+    assert "Data and pipelines are up to date" in run(["dvc", "status", "download", "preprocess"], repo).stdout
+    with open(repo / "hsvae/data/preprocess.py", "a") as module:
+        module.write("# an edit\n")
+    assert "changed deps" in run(["dvc", "status", "preprocess"], repo).stdout
 
 
 def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
