@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -40,6 +41,14 @@ def _commit(repo, rev="HEAD", short=False) -> str:
     if found.returncode != 0:
         raise StudyError(f"--rev {rev}: not a commit of this repository")
     return found.stdout.strip()
+
+
+def _finished(repo, commit: str, names: set) -> list:
+    """When each experiment was committed (its run's end), ISO 8601."""
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname) %(committerdate:iso-strict)",
+                           f"refs/exps/{commit[:2]}/{commit[2:]}/"], cwd=repo, capture_output=True, text=True,
+                          check=True).stdout.split("\n")
+    return [date for ref, _, date in (line.partition(" ") for line in refs if line) if ref.rsplit("/", 1)[1] in names]
 
 
 def _studies(repo) -> dict:
@@ -85,6 +94,7 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     table.attrs["recorded"] = {k: int(v) if isinstance(v, float) and v.is_integer() else v
                                for k, v in ((k, first.get(k)) for k in RECORDED)}
     table.attrs["missing"] = [(n, o) for n, o in runs if n not in set(shown["Experiment"])]
+    table.attrs["finished"] = _finished(repo, commit, set(shown["Experiment"]))
     return table
 
 
@@ -219,6 +229,7 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
                 ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2)
             ax.set(title=f"{DISPLAY_NAMES.get(model, model)}: Average Hoyer on {what} (validation)", xlabel="epoch",
                    ylabel=f"Average Hoyer (mean ± std, {n})" if column == 0 else None)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(fontsize=7, title="prior" if model == "hsvae" else "loss weights", title_fontsize=7)
     fig.suptitle(f"Fig. 3 over replicates — {caption}", fontsize=9)
     fig.tight_layout()
@@ -438,10 +449,15 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         summary.to_csv(tmp / "summary.csv", index=False)
         wrapped = "\n".join(textwrap.wrap(caption, 130))  # figure titles: the caption on lines that fit
         figures = FIGURES[name](runs, keys, tmp, repo, rev, wrapped) if name in FIGURES else []
-        command = f"hsvae study report {name}{''.join(' -S ' + e for e in extra)}"
+        settings = "".join(" -S " + e for e in extra)
+        report = (f"hsvae study report {name}{settings}" + (f" --rev {_commit(repo, rev, short=True)}" if rev != "HEAD"
+                  else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
+        finished = pd.to_datetime(runs.attrs["finished"], utc=True)
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
-                 f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments. "
-                 f"Written by `{command}`; every run is a DVC experiment (`dvc exp show`).", ""]
+                 f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments, "
+                 f"finished between {finished.min():%Y-%m-%d %H:%M} and {finished.max():%H:%M} UTC. Made by "
+                 f"`hsvae study run {name}{settings}` (every run a DVC experiment: `dvc exp show`) on commit "
+                 f"{_commit(repo, rev, short=True)}, then `{report}`.", ""]
         if missing:
             lines += [f"**Not covered** ({len(missing)} runs without an experiment): "
                       + "; ".join(f"`{n}` ({' '.join(o)})" for n, o in missing), ""]
