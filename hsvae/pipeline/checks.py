@@ -64,8 +64,11 @@ def check_bert(params: dict):
         return
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(name, "config.json"), str):
-        return
+    try:
+        if isinstance(try_to_load_from_cache(name, "config.json"), str):
+            return
+    except ValueError:  # not a hub name either (e.g. a path that does not exist): not cached
+        pass
     reachable = False
     if not os.environ.get("HF_HUB_OFFLINE"):
         from huggingface_hub import HfApi
@@ -73,7 +76,7 @@ def check_bert(params: dict):
         try:
             HfApi().model_info(name, timeout=5)
             reachable = True
-        except Exception:  # no network, no such model: both leave the stage unable to load it
+        except Exception:  # no network, no such model, not a hub name: each leaves the stage unable to load it
             pass
     if not reachable:
         raise InputError(f"arch.bert = {name!r}: not a local folder, not in the Hugging Face cache, and the hub cannot "
