@@ -229,8 +229,8 @@ def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_p
     lengths = splits["train"].lengths
     spread = {}
 
-    def first_epoch_batches(*, batches, **kwargs):
-        spread[kwargs["name"]] = np.mean([lengths[b].std() for b in batches(np.random.default_rng(0))])
+    def first_epoch_batches(name, model, objective, batches, evaluate, **kwargs):
+        spread[name] = np.mean([lengths[b].std() for b in batches(np.random.default_rng(0))])
         raise StopIteration
 
     monkeypatch.setattr(pretrain_module, "fit", first_epoch_batches)

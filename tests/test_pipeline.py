@@ -128,8 +128,10 @@ def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path
     rows = (repo / "reports/pretrain/hsvae/plots/metrics/valid/rec.tsv").read_text().splitlines()
     assert len(rows) == 1 + 6
     # Ctrl-C (SIGINT) after a checkpoint: one line naming the epoch to resume from, exit 130
+    # (SIGINT restored to its default in the child: a shell's background job would ignore it)
     proc = subprocess.Popen([sys.executable, "-m", "stages.pretrain", "hsvae"], cwd=repo, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                                               signal.SIG_DFL))
     deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

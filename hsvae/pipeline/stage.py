@@ -16,8 +16,7 @@ def stage_config(key: str) -> dict:
     """The settings of stage `key` (e.g. "pretrain/hsvae"), as `configure` wrote them."""
     path = CONFIGS / f"{key}.json"
     if not path.is_file():
-        kind, _, name = key.partition("/")
-        listed = " (is it in params.yaml's models or baselines?)" if name else ""
+        listed = " (is it in params.yaml's models or baselines?)" if "/" in key else ""
         raise MissingInput(f"{path}: missing{listed}; run `python -m stages.configure` (or dvc repro) first")
     config = read_json(path, "configure")
     if not isinstance(config, dict) or "made_with" not in config and "inputs" not in config:
