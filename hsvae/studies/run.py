@@ -141,14 +141,14 @@ RUN_INPUTS = ("hsvae", "stages", "conf", "params.yaml", "dvc.yaml", "pyproject.t
 
 def check_runs(params: dict, name: str, extra) -> list:
     """Every run of the study, checked before any clone is made: the extras composed as
-    `dvc exp run -S` composes them (an unknown key fails here), the study as those params
-    define it, and each run's params against the schema. Returns study_runs(...)."""
+    `dvc exp run -S` composes them (an unknown key fails here), then every setting of
+    conf/studies.yaml applied to those params and checked (load_studies). Returns study_runs(...)."""
     composed = compose(extra) if extra else params
     try:
         composed = validate(composed)
     except ParamError as error:
         raise StudyError(f"-S {' '.join(extra)}: {error}") from None
-    return study_runs(load_studies(composed), name, extra)  # every setting checked against `composed`
+    return study_runs(load_studies(composed), name, extra)
 
 
 def _uncommitted_inputs() -> list:
