@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,21 @@ ARCH = {"embedding_dim": 16, "hidden_dim": 24, "latent_dim": 8, "bert": ""}
 # every model's params section at its declared defaults (the one declaration: each config dataclass in hsvae/models/)
 HPARAMS = {name: defaults_of(spec.config) for name, spec in VAE_MODELS.items()}
 WORDS = "the a of and in is was river town album film school company band species village".split()
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share the cores: one thread each, here and in
+    os.environ["OMP_NUM_THREADS"] = "1"     # the stages they start (more threads than cores spin)
+    torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(items):
+    """The end-to-end tests first, longest first: under `-n 2` (pyproject.toml) they start at
+    once on both workers and the short tests fill in behind them."""
+    def seconds(item):
+        mark = item.get_closest_marker("slow")
+        return mark.kwargs["seconds"] if mark else 0
+
+    items.sort(key=seconds, reverse=True)
 
 
 def make_batch(n=6, vocab=30, seed=0, max_len=9):

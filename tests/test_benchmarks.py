@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.pipeline_utils import ROOT
 
@@ -28,6 +29,7 @@ def timing(tmp_path, *overrides):
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow(seconds=8)
 def test_pipeline_timing_runs_the_paper_preset_it_is_asked_for(tmp_path):
     local_corpus(tmp_path / "corpus")
     result = timing(tmp_path, "preset=paper", "train.epochs=1", "train.precision=fp32")

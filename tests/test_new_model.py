@@ -70,6 +70,7 @@ def ran_stages(out: str) -> set:
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
 
 
+@pytest.mark.slow(seconds=31)
 def test_a_model_added_in_one_place_runs_under_dvc_exp_run(tmp_path, monkeypatch):
     """A new model: its module, one registry entry and its conf section (the defaults test says
     when it is missing) — no dvc.yaml edit. `dvc exp run` trains it, `-S laplace_vae.psi=0.2`

@@ -13,6 +13,7 @@ import pytest
 from tests.pipeline_utils import run, tiny_repo
 
 
+@pytest.mark.slow(seconds=12)
 def test_data_stages_run_under_dvc_and_are_deterministic(tmp_path):
     repo = tiny_repo(tmp_path)
     run(["dvc", "repro", "preprocess"], repo)
@@ -32,6 +33,7 @@ def test_data_stages_run_under_dvc_and_are_deterministic(tmp_path):
     assert "changed deps" in run(["dvc", "status", "preprocess"], repo).stdout
 
 
+@pytest.mark.slow(seconds=75)
 def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     repo = tiny_repo(tmp_path)
     run(["dvc", "repro"], repo)
@@ -98,6 +100,7 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
             "re-run pretrain@hsvae first (dvc repro)")
 
 
+@pytest.mark.slow(seconds=28)
 def test_pretrain_resumes_after_a_kill_and_matches_an_uninterrupted_run(tmp_path):
     repo = tiny_repo(tmp_path, {"train": {"epochs": 6}, "data": {"per_class": {"train": 150}}})
     run(["dvc", "repro", "preprocess"], repo)
@@ -198,6 +201,7 @@ BAD_OVERRIDES = [  # (override, message, whether DVC itself unlinks outputs firs
 ]
 
 
+@pytest.mark.slow(seconds=42)
 def test_bad_values_never_cost_an_output(tmp_path, monkeypatch):
     """Each bad value fails `dvc exp run` in the configure stage, before DVC removes any other
     stage's outputs: every file is byte for byte what it was."""
@@ -226,6 +230,7 @@ def test_bad_values_never_cost_an_output(tmp_path, monkeypatch):
         k: v for k, v in before.items() if k != "models/hsvae.pt"}
 
 
+@pytest.mark.slow(seconds=26)
 def test_the_paper_preset_is_what_dvc_records_and_adds_the_bert_baseline(tmp_path, tiny_bert):
     """-S preset=paper (sizes shrunk in the test's copy of conf/preset/paper.yaml): DVC's recorded
     params are the preset's values, the stages used exactly those, and baseline@bert ran."""
@@ -249,6 +254,7 @@ def test_the_paper_preset_is_what_dvc_records_and_adds_the_bert_baseline(tmp_pat
     assert 0 <= json.loads((repo / "reports/classify/bert/test.json").read_text())["test_accuracy"] <= 1
 
 
+@pytest.mark.slow(seconds=18)
 def test_the_released_splits_corpus_runs_every_stage_under_dvc_repro(tmp_path):
     """hsvae-dbpedia-released from a folder of files the test writes (their git blob ids put
     in the repository's copy of the corpus table, as the authors' are in ours)."""

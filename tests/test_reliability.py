@@ -131,6 +131,7 @@ def test_a_twice_given_key_in_params_yaml_is_one_line(tmp_path):
     assert result.stderr == f"error: params.yaml, line {line}: duplicate key 'alpha'; give it once\n"
 
 
+@pytest.mark.slow(seconds=11)
 def test_a_killed_preprocess_leaves_the_previous_output(tmp_path):
     repo = tiny_repo(tmp_path, {"data": {"per_class": {"train": 3000}}})
     run(["dvc", "repro", "download"], repo)

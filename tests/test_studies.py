@@ -119,6 +119,7 @@ def recorded_experiments(repo) -> dict:
             for commit in shown for e in commit.get("experiments") or []}
 
 
+@pytest.mark.slow(seconds=104)
 def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     """The study killed on the embedded Ray after its first run landed resumes without Ray
     (--jobs): runs that landed are not run again; a Ray run whose experiment was removed is
@@ -135,7 +136,7 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     deadline = time.time() + 300
     while not experiment_refs(repo) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
-    clones = clones_folder("tiny")
+    clones = clones_folder("tiny", repo)
     assert any(clones.iterdir()), "the second run is training in its clone"
     proc.send_signal(signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
     proc.wait()
@@ -201,6 +202,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow(seconds=29)
 def test_a_study_runs_on_a_two_node_ray_cluster_and_a_failed_run_is_reported(tmp_path):
     """A head and a worker started on 127.0.0.1 (one CPU each); one point cannot run (a BERT
     path that does not exist): it is reported by name, and the other lands in the repository."""
@@ -243,7 +245,7 @@ def test_a_study_checks_every_run_before_any_clone(tmp_path, args, message):
     repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
     result = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *args], cwd=repo, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith(f"error: {message}"), result.stderr
-    assert result.stderr.count("\n") == 1 and not clones_folder("tiny").exists()
+    assert result.stderr.count("\n") == 1 and not clones_folder("tiny", repo).exists()
 
 
 def test_a_study_refuses_uncommitted_code_or_settings_and_names_them(tmp_path):

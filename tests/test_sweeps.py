@@ -2,6 +2,8 @@
 import json
 import time
 
+import pytest
+
 from tests.pipeline_utils import run, tiny_repo
 
 
@@ -12,6 +14,7 @@ def metric(exp, path, *keys):
     return value
 
 
+@pytest.mark.slow(seconds=47)
 def test_queued_alpha_grid_runs_and_alpha_controls_sparsity(tmp_path):
     repo = tiny_repo(tmp_path, {"models": ["hsvae"], "baselines": [], "train": {"epochs": 3}})
     run(["dvc", "exp", "run", "--queue", "-S", "model.alpha=0.2,20", "-S", "model.beta=1"], repo)

@@ -73,9 +73,11 @@ def experiment_ref(commit: str, name: str) -> str:
     return f"refs/exps/{commit[:2]}/{commit[2:]}/{name}"
 
 
-def clones_folder(study: str) -> Path:
-    """Where this machine keeps the clones of a study's running points."""
-    return Path(tempfile.gettempdir()) / f"hsvae-study-{study}"
+def clones_folder(study: str, repo=".") -> Path:
+    """Where this machine keeps the clones of the study's running points: one folder per study
+    and repository, so that two checkouts running a study of one name never share it."""
+    digest = hashlib.sha256(str(Path(repo).resolve()).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"hsvae-study-{study}-{digest}"
 
 
 def _die_with_parent():
@@ -105,8 +107,8 @@ def _experiment(name, overrides, cache_dir, call):
     call("dvc", "exp", "push", *(["--no-cache"] if cache_dir else []), "origin", name)
 
 
-def _workspace(study, name, threads):
-    folder = clones_folder(study)
+def _workspace(clones, name, threads):
+    folder = Path(tempfile.gettempdir()) / clones
     folder.mkdir(parents=True, exist_ok=True)
     work = tempfile.mkdtemp(prefix=f"{name}-", dir=folder)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "DVC_NO_ANALYTICS": "1"}
@@ -119,11 +121,11 @@ def _workspace(study, name, threads):
 
 
 def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int,
-              study: str = "study") -> dict:
-    """One point: clone `source` at `commit`, run the experiment, push it back to `source`.
-    Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
+              clones: str) -> dict:
+    """One point: clone `source` at `commit` into a folder of $TMPDIR/`clones` (on the machine
+    that runs it), run the experiment, push it back to `source`. Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
     start = time.time()
-    work, env, call = _workspace(study, name, threads)
+    work, env, call = _workspace(clones, name, threads)
     try:
         _clone(source, commit, work, cache_dir, call, env)
         _experiment(name, overrides, cache_dir, call)
@@ -242,7 +244,7 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
         threads = max(1, int(cpus_per_run))
 
         def run(run_name, overrides):
-            return run_point(source, commit, run_name, overrides, cache_dir, threads, name)
+            return run_point(source, commit, run_name, overrides, cache_dir, threads, clones.name)
 
         results = (_here(todo, run, jobs) if jobs
                    else _on_ray(todo, run, address, cpus_per_run, gpus_per_run, clones / "ray"))
