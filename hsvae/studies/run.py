@@ -123,7 +123,8 @@ def _workspace(clones, name, threads):
 def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: str | None, threads: int,
               clones: str) -> dict:
     """One point: clone `source` at `commit` into a folder of $TMPDIR/`clones` (on the machine
-    that runs it), run the experiment, push it back to `source`. Returns {"name", "error" (None or the last lines of the failure), "seconds"}."""
+    that runs it), run the experiment, push it back to `source`. Returns {"name", "error" (None
+    or the last lines of the failure), "seconds"}."""
     start = time.time()
     work, env, call = _workspace(clones, name, threads)
     try:
