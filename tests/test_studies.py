@@ -3,6 +3,7 @@ resumed; and a two-node local cluster started by the test)."""
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -275,3 +276,19 @@ def test_a_study_file_with_a_bad_or_twice_given_key_is_one_line(tmp_path):
     result = subprocess.run([HSVAE_BIN, "study", "report", "tiny"], cwd=repo, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == (
         "error: conf/studies.yaml, line 3: duplicate key 'replicates'; give it once\n")
+
+
+def test_a_study_leaves_another_checkouts_clones_of_its_name_alone(tmp_path):
+    """Clones live in a folder per study and repository: a study run here neither uses nor
+    removes the clones of a study of the same name running from another checkout."""
+    studies = {"bad": {"replicates": 1, "groups": [{"set": {"models": ["b_vae"],
+                                                            "arch.bert": str(tmp_path / "no-such-bert")}}]}}
+    repo = study_repo(tmp_path, studies)
+    other = clones_folder("bad", tmp_path / "another-checkout")
+    (other / "running-point").mkdir(parents=True)
+    try:
+        result = run([HSVAE_BIN, "study", "run", "bad", "--jobs", "1"], repo, check=False, timeout=300)
+        assert result.returncode == 1 and "0 ran, 0 already done, 1 failed" in result.stdout, result.stderr
+        assert (other / "running-point").is_dir() and not clones_folder("bad", repo).exists()
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
