@@ -431,10 +431,11 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
     study, keys = studies[name], _setting_keys(studies[name])
     try:
         runs = runs_table(name, repo, extra, rev)
+        short = _commit(repo, rev, short=True)
         missing = runs.attrs["missing"]
         if missing and not allow_missing:
             raise StudyError(f"study {name!r}: {len(missing)} of its runs have no experiment for commit "
-                             f"{_commit(repo, rev, short=True)}: {'; '.join(n + ' (' + ' '.join(o) + ')' for n, o in missing)}"
+                             f"{short}: {'; '.join(n + ' (' + ' '.join(o) + ')' for n, o in missing)}"
                              f"; run `hsvae study run {name}` again, or report without them with --allow-missing")
     except StudyError as error:
         if out.exists():
@@ -450,14 +451,14 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         wrapped = "\n".join(textwrap.wrap(caption, 130))  # figure titles: the caption on lines that fit
         figures = FIGURES[name](runs, keys, tmp, repo, rev, wrapped) if name in FIGURES else []
         settings = "".join(" -S " + e for e in extra)
-        report = (f"hsvae study report {name}{settings}" + (f" --rev {_commit(repo, rev, short=True)}" if rev != "HEAD"
+        report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
                   else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
         finished = pd.to_datetime(runs.attrs["finished"], utc=True)
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments, "
                  f"finished between {finished.min():%Y-%m-%d %H:%M} and {finished.max():%H:%M} UTC. Made by "
                  f"`hsvae study run {name}{settings}` (every run a DVC experiment: `dvc exp show`) on commit "
-                 f"{_commit(repo, rev, short=True)}, then `{report}`.", ""]
+                 f"{short}, then `{report}`.", ""]
         if missing:
             lines += [f"**Not covered** ({len(missing)} runs without an experiment): "
                       + "; ".join(f"`{n}` ({' '.join(o)})" for n, o in missing), ""]

@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from hsvae.core.config import ParamError
 from hsvae.pipeline.params import compose, load, validate
 from hsvae.studies.grid import STUDIES, load_studies, study_points
