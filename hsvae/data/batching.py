@@ -91,6 +91,7 @@ def bucketed_batches(lengths, batch_size: int, rng: np.random.Generator | None =
 
 
 def random_batches(n: int, batch_size: int, rng: np.random.Generator):
-    """The naive baseline: random batches, each padded to its longest sentence."""
+    """Batches of `batch_size` in a random order, the last one smaller (MAT-VAE's order, each
+    batch padded to its longest sentence; the classifier head's on fixed codes)."""
     order = rng.permutation(n)
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]

@@ -2,14 +2,14 @@
 variables marginalised by Monte Carlo, p(y|x) ~ (1/K) sum_k p(y|z_k); and the supervised
 baselines (the simple classifier, frozen BERT features)."""
 import math
+from functools import partial
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score
 
 from hsvae.analysis.evaluation import encoder_features, map_split
-from hsvae.data.batching import bucketed_batches
+from hsvae.data.batching import bucketed_batches, random_batches
 from hsvae.models.classifier import ClassifierHead, SimpleClassifier
 from hsvae.models.nets import BertEncoder
 from hsvae.training.train import Objective, fit
@@ -19,10 +19,6 @@ def marginal_log_probs(head, z_samples):
     """log p(y|x) = log (1/K) sum_k softmax(head(z_k)), from z_samples (K, B, D) -> (B, C)."""
     log_probs = F.log_softmax(head(z_samples).float(), -1)
     return torch.logsumexp(log_probs, 0) - math.log(z_samples.shape[0])
-
-
-def _random_batches(n, batch_size):
-    return lambda rng: np.array_split(rng.permutation(n), max(1, math.ceil(n / batch_size)))
 
 
 def train_head(name, features, labels, sample, n_classes, cfg, seed, device, live=None, progress=True):
@@ -50,8 +46,8 @@ def train_head(name, features, labels, sample, n_classes, cfg, seed, device, liv
         torch.manual_seed(seed)
         return {"valid/accuracy": accuracy_score(labels["valid"], predict("valid"))}
 
-    history = fit(name, head, Objective(terms, optimizer), _random_batches(len(train_x), cfg["batch_size"]), evaluate,
-                  epochs=cfg["epochs"], seed=seed, device=device, live=live, progress=progress)
+    history = fit(name, head, Objective(terms, optimizer), partial(random_batches, len(train_x), cfg["batch_size"]),
+                  evaluate, epochs=cfg["epochs"], seed=seed, device=device, live=live, progress=progress)
     torch.manual_seed(seed + 1)
     with torch.no_grad():
         predictions = {split: predict(split) for split in features}
