@@ -448,7 +448,7 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         tmp.mkdir(parents=True)
         runs.to_csv(tmp / "runs.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
-        wrapped = "\n".join(textwrap.wrap(caption, 130))  # figure titles: the caption on lines that fit
+        wrapped = "\n".join(textwrap.wrap(caption, 100))  # figure titles: lines that fit an 8-inch figure
         figures = FIGURES[name](runs, keys, tmp, repo, rev, wrapped) if name in FIGURES else []
         settings = "".join(" -S " + e for e in extra)
         report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
