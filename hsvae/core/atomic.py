@@ -47,8 +47,14 @@ def atomic_path(path):
     try:
         yield tmp
         if path.is_dir() and tmp.is_dir():
-            _remove(path)
-        os.replace(tmp, path)
+            # No rename replaces a non-empty folder: the old one moves aside in one rename first
+            # (deleting it first would leave a half-deleted output to a kill)
+            aside = tmp.with_name(f"{tmp.name}-old")
+            os.replace(path, aside)
+            os.replace(tmp, path)
+            _remove(aside)
+        else:
+            os.replace(tmp, path)
     except (OSError, RuntimeError) as error:
         if not _disk_full(error, path.parent):
             raise
