@@ -139,10 +139,13 @@ def test_a_killed_preprocess_leaves_the_previous_output(tmp_path):
     repo = tiny_repo(tmp_path, {"data": {"per_class": {"train": 3000}}})
     run(["dvc", "repro", "download"], repo)
     run([sys.executable, "-m", "stages.preprocess"], repo)
-    processed = lambda: {p.name: p.read_bytes() for p in (repo / "data/processed").iterdir()}  # noqa: E731
+
+    def processed():
+        return {p.name: p.read_bytes() for p in (repo / "data/processed").iterdir()}
+
     old = processed()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
     for seed in range(7, 12):  # a different sample each time: the new output would differ
-        params = yaml.safe_load((repo / "params.yaml").read_text())
         params["data"]["seed"] = seed
         (repo / "params.yaml").write_text(yaml.safe_dump(params))
         run([sys.executable, "-m", "stages.configure"], repo)
