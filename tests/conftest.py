@@ -1,4 +1,6 @@
+import fcntl
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ import torch
 from hsvae.core.config import defaults_of
 from hsvae.data.batching import collate
 from hsvae.models.registry import VAE_MODELS
+from tests.pipeline_utils import run, tiny_repo
 
 ARCH = {"embedding_dim": 16, "hidden_dim": 24, "latent_dim": 8, "bert": ""}
 # every model's params section at its declared defaults (the one declaration: each config dataclass in hsvae/models/)
@@ -50,3 +53,32 @@ def tiny_bert(tmp_path_factory):
                         intermediate_size=32, max_position_embeddings=64)
     BertModel(config).save_pretrained(folder)
     return str(folder)
+
+
+@pytest.fixture(scope="session")
+def reproduced(tmp_path_factory):
+    """A tiny repository after `dvc repro` (HSVAE and the supervised baseline); read-only. Made
+    once per pytest run: the first xdist worker to need it makes it under a lock, the other
+    waits for it. (An `xdist_group` cannot pin its users to one worker: pytest-xdist 3.8 groups
+    nothing under pytest 9.2, pytest-dev/pytest-xdist#1386.)"""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's folder, above each worker's own
+    folder = base / "reproduced"
+    with open(base / "reproduced.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "made").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed attempt left
+            repo = tiny_repo(folder, {"models": ["hsvae"], "baselines": ["classifier"], "train": {"epochs": 1},
+                                      "classify": {"epochs": 2}})
+            run(["dvc", "repro"], repo)
+            (folder / "made").touch()
+    return folder / "repo"
+
+
+@pytest.fixture
+def reproduced_copy(reproduced, tmp_path):
+    """A test's own copy of `reproduced`: git history, DVC cache, outputs."""
+    copy = tmp_path / "repo"
+    shutil.copytree(reproduced, copy, symlinks=True)
+    return copy

@@ -202,12 +202,11 @@ BAD_OVERRIDES = [  # (override, message, whether DVC itself unlinks outputs firs
 
 
 @pytest.mark.slow(seconds=42)
-def test_bad_values_never_cost_an_output(tmp_path, monkeypatch):
+def test_bad_values_never_cost_an_output(reproduced_copy, monkeypatch):
     """Each bad value fails `dvc exp run` in the configure stage, before DVC removes any other
     stage's outputs: every file is byte for byte what it was."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub is unreachable, as on a machine offline
-    repo = tiny_repo(tmp_path, {"models": ["hsvae"], "train": {"epochs": 1}, "classify": {"epochs": 2}})
-    run(["dvc", "repro"], repo)
+    repo = reproduced_copy
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "results"], repo)
     before = output_hashes(repo)

@@ -1,29 +1,17 @@
 """A stage run by hand (`python -m stages.X`) checks what it reads: inputs made with other
 settings are refused naming the param, both values and the stage to re-run; a damaged input is
 one line naming the file and the stage that makes it (exit 2)."""
-import shutil
 import sys
 
 import pytest
 import yaml
 
-from tests.pipeline_utils import run, tiny_repo
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    """A tiny repository after `dvc repro` (HSVAE and the supervised baseline)."""
-    repo = tiny_repo(tmp_path_factory.mktemp("made"), {"models": ["hsvae"], "baselines": ["classifier"],
-                                                       "train": {"epochs": 1}, "classify": {"epochs": 2}})
-    run(["dvc", "repro"], repo)
-    return repo
+from tests.pipeline_utils import run
 
 
 @pytest.fixture
-def repo(made, tmp_path):
-    copy = tmp_path / "repo"
-    shutil.copytree(made, copy, symlinks=True)
-    return copy
+def repo(reproduced_copy):  # the tests' own copy of the repository after `dvc repro`
+    return reproduced_copy
 
 
 def stage(repo, *args):
