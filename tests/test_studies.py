@@ -66,8 +66,81 @@ def test_each_sparse_run_is_matched_with_the_closest_dense_reconstruction():
     assert matched["vae_experiment"].tolist() == ["d2", "d1"]  # |33-30| and |19-20| are the smallest gaps
 
 
+STABILITY_KEYS = ["model.alpha", "model.beta", "mat_vae.psi", "mat_vae.lambda"]
+# experiment -> (model, its setting in STABILITY_KEYS' order, replicate, validation AH on samples per epoch)
+STABILITY_RUNS = {
+    "a0": ("hsvae", (1.0, 4.0, None, None), 0, [0.30, 0.40, 0.50]),
+    "a1": ("hsvae", (1.0, 4.0, None, None), 1, [0.32, 0.38, 0.58]),
+    "b0": ("hsvae", (4.0, 1.0, None, None), 0, [0.60, 0.70, 0.75]),
+    "b1": ("hsvae", (4.0, 1.0, None, None), 1, [0.64, 0.66, 0.79]),
+    "m0": ("mat_vae", (None, None, 0.01, 0.01), 0, [0.20, 0.21, 0.22]),
+    "m1": ("mat_vae", (None, None, 0.01, 0.01), 1, None),  # its experiment has no curve file
+}
+
+
+def experiment_files(files: dict):
+    """show(experiment, path, binary) as the report reads an experiment's files (`git show`)."""
+    return lambda experiment, path, binary=False: files.get((experiment, path))
+
+
+def test_the_stability_figures_are_the_mean_and_std_of_the_replicates(tmp_path):
+    """Fig. 3 over replicates: per setting and epoch, the band is the mean and standard deviation
+    (n - 1) of the replicates' validation curves (a run without its curve file is left out);
+    the final sparsity is plotted against the prior mean alpha / (alpha + beta)."""
+    rows, files = [], {}
+    for experiment, (model, setting, replicate, curve) in STABILITY_RUNS.items():
+        rows.append({"experiment": experiment, **dict(zip(STABILITY_KEYS, setting)), "replicate": replicate,
+                     "model": model, "ah_sample": 0.5 + replicate / 10, "ah_mean": 0.2})
+        for metric, scale in (("ah_sample", 1.0), ("ah_mean", 0.5)):
+            if curve is not None:
+                files[experiment, f"reports/pretrain/{model}/plots/metrics/valid/{metric}.tsv"] = (
+                    f"step\t{metric}\n" + "".join(f"{e}\t{v * scale}\n" for e, v in enumerate(curve)))
+    runs = pd.DataFrame(rows)
+    from hsvae.studies.report import figure_stability
+
+    figures = figure_stability(runs, STABILITY_KEYS, tmp_path, experiment_files(files), "a caption")
+    assert [file for _, file in figures] == ["hoyer_epochs.png", "hoyer_prior.png"]
+    assert all((tmp_path / file).read_bytes().startswith(b"\x89PNG") for _, file in figures)
+    bands = pd.read_csv(tmp_path / "curves.csv")
+    assert len(bands) == 3 * 3 * 2  # (two HSVAE priors + one MAT-VAE setting) x 3 epochs x 2 metrics
+    for (model, setting), group in bands.groupby(["model", "setting"]):
+        members = [e for e, (m, s, _, c) in STABILITY_RUNS.items() if m == model and c is not None
+                   and (model == "mat_vae" or f"α={s[0]:g}, β={s[1]:g}" in setting)]
+        for _, band in group.iterrows():
+            scale = 1.0 if band["metric"] == "ah_sample" else 0.5
+            values = [STABILITY_RUNS[e][3][band["epoch"] - 1] * scale for e in members]
+            assert band["replicates"] == len(values) == (1 if model == "mat_vae" else 2)
+            assert band["mean"] == pytest.approx(statistics.mean(values))
+            assert band["std"] == pytest.approx(statistics.stdev(values) if len(values) > 1 else 0.0)
+    prior = pd.read_csv(tmp_path / "hsvae_prior.csv")
+    assert prior["prior_mean"].tolist() == pytest.approx([0.2, 0.2, 0.8, 0.8])
+    assert prior["ah_sample"].tolist() == pytest.approx([0.5, 0.6, 0.5, 0.6])
+
+
+def test_the_fig2_report_shows_the_first_hsvae_runs_class_figures_as_it_drew_them(tmp_path):
+    """Fig. 2 over runs, the matched reconstruction table, and Fig. 4/5 copied byte for byte from
+    the first experiment that trained HSVAE."""
+    runs = pd.DataFrame({"experiment": ["e1", "e1", "e1", "e2"], "vae.psi": [0.1, None, None, 0.3],
+                         "replicate": [0, 0, 0, 0], "model": ["vae", "hsvae", "classifier", "vae"],
+                         "rec": [30.0, 31.0, None, 40.0], "accuracy": [0.8, 0.7, 0.95, 0.6],
+                         "ah_sample": [0.24, 0.45, None, 0.23]})
+    runs.attrs["stats"] = {"classes": 4}
+    files = {("e1", "reports/figures/fig4_gamma_class_hsvae.png"): b"\x89PNG fig4 of e1",
+             ("e1", "reports/figures/fig5_class_kl.png"): b"\x89PNG fig5 of e1"}
+    from hsvae.studies.report import figure_fig2
+
+    figures = figure_fig2(runs, ["vae.psi"], tmp_path, experiment_files(files), "a caption")
+    assert [file for _, file in figures] == ["accuracy_hoyer.png", "matched.png", "fig4_gamma_class_hsvae.png",
+                                             "fig5_class_kl.png"]
+    assert (tmp_path / "fig4_gamma_class_hsvae.png").read_bytes() == b"\x89PNG fig4 of e1"
+    assert (tmp_path / "fig5_class_kl.png").read_bytes() == b"\x89PNG fig5 of e1"
+    matched = pd.read_csv(tmp_path / "matched.csv")
+    assert matched[["sparse_model", "vae_psi", "vae_rec"]].values.tolist() == [["hsvae", 0.1, 30.0]]
+
+
 TINY_STUDY = {"replicates": 2, "groups": [{"set": {"models": ["hsvae"]},
-                                           "points": [{"model.alpha": 1.0}, {"model.alpha": 8.0}]}]}
+                                           "points": [{"model.alpha": 1.0, "model.beta": 1.0},
+                                                      {"model.alpha": 8.0, "model.beta": 1.0}]}]}
 
 
 def study_repo(tmp_path, studies):
@@ -126,18 +199,18 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     (--jobs): runs that landed are not run again; a Ray run whose experiment was removed is
     made again without Ray with the params and metrics Ray's recorded, to the last digit.
     The report sums the replicates; a removed run is named, and the report refused."""
-    repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    repo = study_repo(tmp_path, {"stability": TINY_STUDY})
     env, ray_dir = ray_env(tmp_path)
     with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
         readme.write("a local edit\n")
     # one run at a time (2 CPUs per run on a 2-core machine), killed once the first has landed
     extra = ["-S", "train.epochs=2"]  # the workspace's params say 1 epoch: captions must say 2
-    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "tiny", *extra, "--cpus-per-run", "2"], cwd=repo, env=env,
+    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "stability", *extra, "--cpus-per-run", "2"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not experiment_refs(repo) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
-    clones = clones_folder("tiny", repo)
+    clones = clones_folder("stability", repo)
     assert any(clones.iterdir()), "the second run is training in its clone"
     proc.send_signal(signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
     proc.wait()
@@ -154,9 +227,9 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     removed = sorted(first)[0]
     run(["dvc", "exp", "remove", removed], repo)
 
-    out = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--jobs", "1", "--cpus-per-run", "2"],
+    out = subprocess.run([HSVAE_BIN, "study", "run", "stability", *extra, "--jobs", "1", "--cpus-per-run", "2"],
                          cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
-    again = subprocess.run([HSVAE_BIN, "study", "run", "tiny", *extra, "--jobs", "1"], cwd=repo, env=env,
+    again = subprocess.run([HSVAE_BIN, "study", "run", "stability", *extra, "--jobs", "1"], cwd=repo, env=env,
                            capture_output=True, text=True, check=True).stdout
     assert f"{len(first) - 1} already done" in out and f"{5 - len(first)} to run" in out
     refs = experiment_refs(repo)
@@ -169,8 +242,8 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     assert {p["params.yaml"]["data"]["train"]["epochs"] for p, _ in recorded.values()} == {2}
     assert "4 runs, 4 already done" in again
 
-    run([HSVAE_BIN, "study", "report", "tiny", *extra], repo)
-    folder = repo / "reports/studies/tiny"
+    run([HSVAE_BIN, "study", "report", "stability", *extra], repo)
+    folder = repo / "reports/studies/stability"
     with open(folder / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 and {r["model"] for r in rows} == {"hsvae"}
@@ -184,15 +257,18 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     report = (folder / "README.md").read_text()
     assert "Mean ± standard deviation" in report
     assert "2 epochs" in report and "-S train.epochs=2" in report  # the runs' recorded params, not the workspace's
+    assert "![Average Hoyer over training (mean ± std)](hoyer_epochs.png)" in report  # Fig. 3 from the runs' curves
+    bands = pd.read_csv(folder / "curves.csv")
+    assert set(bands["epoch"]) == {1, 2} and set(bands["replicates"]) == {2}
 
     # a run's experiment removed: the report names it and refuses, and the stale report goes
     run(["dvc", "exp", "remove", removed], repo)
-    refused = subprocess.run([HSVAE_BIN, "study", "report", "tiny", *extra], cwd=repo, env=env, capture_output=True,
+    refused = subprocess.run([HSVAE_BIN, "study", "report", "stability", *extra], cwd=repo, env=env, capture_output=True,
                              text=True)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
-    assert "study 'tiny': 1 of its runs have no experiment for commit" in refused.stderr and removed in refused.stderr
+    assert "study 'stability': 1 of its runs have no experiment for commit" in refused.stderr and removed in refused.stderr
     assert "--allow-missing" in refused.stderr and not folder.exists()
-    run([HSVAE_BIN, "study", "report", "tiny", *extra, "--allow-missing"], repo)
+    run([HSVAE_BIN, "study", "report", "stability", *extra, "--allow-missing"], repo)
     assert "3 experiments" in (folder / "README.md").read_text()
     assert f"**Not covered** (1 runs without an experiment): `{removed}`" in (folder / "README.md").read_text()
 
@@ -258,11 +334,15 @@ def test_a_study_refuses_uncommitted_code_or_settings_and_names_them(tmp_path):
         "error: a study runs the committed code and settings: commit these first: conf/config.yaml\n")
 
 
-def test_a_report_of_an_unknown_revision_is_one_line(tmp_path):
+def test_a_report_of_an_unknown_revision_is_one_line_and_leaves_the_report_alone(tmp_path):
     repo = study_repo(tmp_path, {"tiny": TINY_STUDY})
+    previous = repo / "reports/studies/tiny/README.md"
+    previous.parent.mkdir(parents=True)
+    previous.write_text("# Study `tiny`, as reported before\n")
     result = subprocess.run([HSVAE_BIN, "study", "report", "tiny", "--rev", "nosuchrev"], cwd=repo,
                             capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == "error: --rev nosuchrev: not a commit of this repository\n"
+    assert previous.read_text() == "# Study `tiny`, as reported before\n"
 
 
 def test_a_study_file_with_a_bad_or_twice_given_key_is_one_line(tmp_path):

@@ -55,15 +55,24 @@ def _studies(repo) -> dict:
     return load_studies(load(Path(repo) / "params.yaml"), Path(repo) / STUDIES)
 
 
-def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
+def _reader(repo, commit):
+    """show(experiment, path, binary=False): the file as the experiment (of `commit`) committed
+    it, or None where it has none."""
+    def show(experiment, path, binary=False):
+        shown = subprocess.run(["git", "show", f"{experiment_ref(commit, experiment)}:{path}"], cwd=repo,
+                               capture_output=True, text=not binary)
+        return shown.stdout if shown.returncode == 0 else None
+    return show
+
+
+def runs_table(studies: dict, name: str, extra, repo, commit: str) -> pd.DataFrame:
     """One row per (run, model): the grid's params, the replicate's training seed, the model's
-    test metrics and the corpus/gamma statistics of that run. attrs["missing"]: the study's
-    runs (name, overrides) that have no experiment."""
+    test metrics and the corpus/gamma statistics of that run. attrs: "recorded" (params of the
+    runs, for captions), "stats" (the corpus statistics of the first run), "missing" (the
+    study's runs, as (name, overrides), that have no experiment), "finished" (when each ran)."""
     import dvc.api
 
-    studies = _studies(repo)
     study, runs = studies[name], study_runs(studies, name, extra)
-    commit = _commit(repo, rev)
     shown = pd.DataFrame(dvc.api.exp_show(repo=repo, revs=[commit]))
     shown = shown[shown["Experiment"].isin({n for n, _ in runs})]
     if shown.empty:
@@ -93,6 +102,8 @@ def runs_table(name: str, repo=".", extra=(), rev="HEAD") -> pd.DataFrame:
     # exp_show's table holds numbers as floats where a column has gaps: 100.0 is shown as 100
     table.attrs["recorded"] = {k: int(v) if isinstance(v, float) and v.is_integer() else v
                                for k, v in ((k, first.get(k)) for k in RECORDED)}
+    table.attrs["stats"] = json.loads(_reader(repo, commit)(table["experiment"].iloc[0], "reports/data/stats.json")
+                                      or "{}")
     table.attrs["missing"] = [(n, o) for n, o in runs if n not in set(shown["Experiment"])]
     table.attrs["finished"] = _finished(repo, commit, set(shown["Experiment"]))
     return table
@@ -125,16 +136,13 @@ def summary_table(runs: pd.DataFrame, keys) -> pd.DataFrame:
     return out.reset_index()
 
 
-def curves(runs: pd.DataFrame, metric: str, repo=".", rev="HEAD") -> dict:
+def curves(runs: pd.DataFrame, metric: str, show) -> dict:
     """(experiment, model) -> validation `metric` per epoch, read from the experiment's commit."""
-    commit = _commit(repo, rev)
     found = {}
     for exp, model in runs[["experiment", "model"]].drop_duplicates().itertuples(index=False):
-        path = f"reports/pretrain/{model}/plots/metrics/valid/{metric}.tsv"
-        text = subprocess.run(["git", "show", f"{experiment_ref(commit, exp)}:{path}"], cwd=repo,
-                              capture_output=True, text=True)
-        if text.returncode == 0:
-            found[exp, model] = pd.read_csv(io.StringIO(text.stdout), sep="\t")[metric].to_numpy()
+        text = show(exp, f"reports/pretrain/{model}/plots/metrics/valid/{metric}.tsv")
+        if text is not None:
+            found[exp, model] = pd.read_csv(io.StringIO(text), sep="\t")[metric].to_numpy()
     return found
 
 
@@ -173,19 +181,8 @@ def _replicates(runs: pd.DataFrame, keys) -> str:
     return f"n = {low}" if low == high else f"n = {low}-{high}"
 
 
-def _data_stats(runs: pd.DataFrame, repo, rev) -> dict:
-    """The corpus statistics (reports/data/stats.json) of the study's first experiment."""
-    commit = _commit(repo, rev)
-    shown = subprocess.run(["git", "show", f"{experiment_ref(commit, runs['experiment'].iloc[0])}:reports/data/stats.json"],
-                           cwd=repo, capture_output=True, text=True)
-    return json.loads(shown.stdout) if shown.returncode == 0 else {}
-
-
-def _classes(runs: pd.DataFrame, repo, rev) -> int | None:
-    return _data_stats(runs, repo, rev).get("classes")
-
-
-def _chance(ax, classes):
+def _chance(ax, runs):
+    classes = runs.attrs["stats"].get("classes")
     if classes:
         ax.axhline(1 / classes, color="grey", ls="--", lw=1, label=f"chance (1/{classes})")
 
@@ -197,7 +194,7 @@ def _varied(part: pd.DataFrame, keys) -> list:
     return varied or [k for k in keys if part[k].notna().any()]
 
 
-def figure_stability(runs, keys, out: Path, repo, rev, caption):
+def figure_stability(runs, keys, out: Path, show, caption):
     """Fig. 3 for families of runs: validation Average Hoyer per epoch, mean over replicates as a
     line and one standard deviation as a band; MAT-VAE on top, HSVAE below; samples and means,
     on one y scale. Then the final test Average Hoyer against the prior (HSVAE:
@@ -208,7 +205,7 @@ def figure_stability(runs, keys, out: Path, repo, rev, caption):
     fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False, sharey=True)
     rows = []  # the bands' data, for `dvc plots show` (curves.csv)
     for column, (metric, what) in enumerate((("ah_sample", "samples of z"), ("ah_mean", "posterior means"))):
-        found = curves(runs, metric, repo, rev)
+        found = curves(runs, metric, show)
         for row, model in enumerate(models):
             ax = axes[row][column]
             part = runs[runs["model"] == model]
@@ -284,12 +281,12 @@ def matched_reconstruction(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure_fig2(runs, keys, out: Path, repo, rev, caption):
+def figure_fig2(runs, keys, out: Path, show, caption):
     """Fig. 2 over runs: accuracy against Average Hoyer (samples) for every run, coloured by
     reconstruction loss, the supervised baselines (no codes) as lines and chance; then each
     sparse run beside the dense VAE of closest reconstruction."""
     coded = runs[runs["ah_sample"].notna()]
-    classes, n = _classes(runs, repo, rev), _replicates(coded, keys)
+    n = _replicates(coded, keys)
     fig, ax = plt.subplots(figsize=(8, 5))
     markers = dict(zip(VAE_MODELS, "osD^v<>"))
     scatter = None
@@ -306,7 +303,7 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
         ax.axhline(accuracy, ls="-.", color="black", lw=1)
         ax.text(0.01, accuracy, f" {DISPLAY_NAMES.get(model, model)}: {accuracy:.3f} (no codes)", va="bottom",
                 fontsize=8, transform=ax.get_yaxis_transform())
-    _chance(ax, classes)
+    _chance(ax, runs)
     if scatter is not None:
         fig.colorbar(scatter, ax=ax, label="test reconstruction loss (nats / sentence)")
     ax.set(xlabel="Average Hoyer on samples of z (test)", ylabel="test accuracy", ylim=(0, 1.05),
@@ -329,7 +326,7 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
             ax.bar(x - 0.2, matched[f"sparse_{metric}"], 0.4, label="sparse model")
             ax.bar(x + 0.2, matched[f"vae_{metric}"], 0.4, label="VAE at the closest reconstruction")
             if metric == "accuracy":
-                _chance(ax, classes)
+                _chance(ax, runs)
             ax.set_xticks(x, labels, fontsize=8)
             ax.set(ylabel=title, ylim=(0, 1.05))
             ax.legend(fontsize=8)
@@ -339,28 +336,27 @@ def figure_fig2(runs, keys, out: Path, repo, rev, caption):
         fig.savefig(out / "matched.png", dpi=100)
         plt.close(fig)
         figures.append(("At matched reconstruction", "matched.png"))
-    return figures + one_run_figures(runs, repo, rev, out)
+    return figures + one_run_figures(runs, show, out)
 
 
-def one_run_figures(runs, repo, rev, out: Path) -> list:
+def one_run_figures(runs, show, out: Path) -> list:
     """Fig. 4 (HSVAE's gamma per class) and Fig. 5 (the classes' word-distribution KL) as the
     analyze stage drew them in the study's first experiment that trained HSVAE."""
     trained = runs[runs["model"] == "hsvae"]
     if trained.empty:
         return []
     experiment = trained["experiment"].iloc[0]
-    ref = experiment_ref(_commit(repo, rev), experiment)
     found = []
     for file, title in (("fig4_gamma_class_hsvae.png", f"Fig. 4: HSVAE's γ per class (one run, {experiment})"),
                         ("fig5_class_kl.png", "Fig. 5: the classes' pairwise word-distribution KL")):
-        shown = subprocess.run(["git", "show", f"{ref}:reports/figures/{file}"], cwd=repo, capture_output=True)
-        if shown.returncode == 0:
-            (out / file).write_bytes(shown.stdout)
+        shown = show(experiment, f"reports/figures/{file}", binary=True)
+        if shown is not None:
+            (out / file).write_bytes(shown)
             found.append((title, file))
     return found
 
 
-def figure_signal(runs, keys, out: Path, repo, rev, caption):
+def figure_signal(runs, keys, out: Path, show, caption):
     """§4.4.1 over replicates: class KL, gamma separation and accuracy against the signal."""
     key, n = "data.synthetic.signal", _replicates(runs, keys)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
@@ -378,7 +374,7 @@ def figure_signal(runs, keys, out: Path, repo, rev, caption):
         stats = part.groupby(key)["accuracy"].agg(["mean", "std"])
         axes[2].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4,
                          label=DISPLAY_NAMES.get(model, model))
-    _chance(axes[2], _classes(runs, repo, rev))
+    _chance(axes[2], runs)
     axes[2].set(xlabel="signal", ylabel="test accuracy", title=f"frozen-encoder accuracy (mean ± std, {n})",
                 ylim=(0, 1.05))
     for ax in axes[1:]:
@@ -410,13 +406,13 @@ def _mean_std(summary: pd.DataFrame, keys) -> pd.DataFrame:
     return shown
 
 
-def _caption(runs, repo, rev, extra) -> str:
+def _caption(runs, short, extra) -> str:
     """Corpus (its split sizes as preprocessed), sizes and commit of the study's runs."""
-    r, stats = runs.attrs["recorded"], _data_stats(runs, repo, rev)
+    r, stats = runs.attrs["recorded"], runs.attrs["stats"]
     sizes = "/".join(str(stats["splits"][s]["sentences"]) for s in ("train", "valid", "test")) if stats else "?"
     return (f"corpus {r['data.corpus']} ({sizes} train/valid/test sentences, vocabulary "
             f"{stats.get('vocabulary', '?')}), hidden {r['arch.hidden_dim']}, latent {r['arch.latent_dim']}, "
-            f"{r['train.epochs']} epochs, {r['train.precision']}, commit {_commit(repo, rev, short=True)}"
+            f"{r['train.epochs']} epochs, {r['train.precision']}, commit {short}"
             + (f", -S {' -S '.join(extra)}" if extra else ""))
 
 
@@ -424,14 +420,16 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
     """OUT (default reports/studies/NAME/): runs.csv, summary.csv, figures and README.md, from
     the study's experiments on commit `rev`. A run of the study without an experiment is an
     error naming it, unless `allow_missing` (the README then lists it). A report that cannot
-    be made removes the previous one at OUT, which would no longer describe the study."""
+    be made from the experiments removes the previous one at OUT, which would no longer
+    describe the study."""
     out = Path(out or Path("reports/studies") / name)
     studies = _studies(repo)
     study_runs(studies, name)  # a clear error for an unknown study
     study, keys = studies[name], _setting_keys(studies[name])
+    commit = _commit(repo, rev)  # a --rev that names no commit leaves the previous report alone
+    short = _commit(repo, commit, short=True)
     try:
-        runs = runs_table(name, repo, extra, rev)
-        short = _commit(repo, rev, short=True)
+        runs = runs_table(studies, name, extra, repo, commit)
         missing = runs.attrs["missing"]
         if missing and not allow_missing:
             raise StudyError(f"study {name!r}: {len(missing)} of its runs have no experiment for commit "
@@ -443,13 +441,13 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
             raise StudyError(f"{error} (the previous report {out}/ was removed)") from None
         raise
     summary = summary_table(runs, keys)
-    caption = _caption(runs, repo, rev, extra)
+    caption = _caption(runs, short, extra)
     with atomic_path(out) as tmp:
         tmp.mkdir(parents=True)
         runs.to_csv(tmp / "runs.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
         wrapped = "\n".join(textwrap.wrap(caption, 100))  # figure titles: lines that fit an 8-inch figure
-        figures = FIGURES[name](runs, keys, tmp, repo, rev, wrapped) if name in FIGURES else []
+        figures = FIGURES[name](runs, keys, tmp, _reader(repo, commit), wrapped) if name in FIGURES else []
         settings = "".join(" -S " + e for e in extra)
         report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
                   else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
