@@ -267,11 +267,11 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     refused = subprocess.run([HSVAE_BIN, "study", "report", "stability", *extra], cwd=repo, env=env, capture_output=True,
                              text=True)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
-    assert "study 'stability': 1 of its runs have no experiment for commit" in refused.stderr and removed in refused.stderr
+    assert "study 'stability': 1 run without an experiment for commit" in refused.stderr and removed in refused.stderr
     assert "--allow-missing" in refused.stderr and not folder.exists()
     run([HSVAE_BIN, "study", "report", "stability", *extra, "--allow-missing"], repo)
-    assert "1 experiments" in (folder / "README.md").read_text()
-    assert f"**Not covered** (1 runs without an experiment): `{removed}`" in (folder / "README.md").read_text()
+    assert "; 1 experiment, finished" in (folder / "README.md").read_text()
+    assert f"**Not covered** (1 run without an experiment): `{removed}`" in (folder / "README.md").read_text()
 
 
 def free_port():

@@ -22,7 +22,7 @@ from hsvae.core.atomic import atomic_path  # noqa: E402
 from hsvae.models.registry import VAE_MODELS  # noqa: E402
 from hsvae.pipeline.params import load  # noqa: E402
 from hsvae.studies.grid import STUDIES, load_studies, study_points  # noqa: E402
-from hsvae.studies.run import StudyError, experiment_ref, study_runs  # noqa: E402
+from hsvae.studies.run import StudyError, counted, experiment_ref, study_runs  # noqa: E402
 
 CORPUS_KEYS = ("class_kl_mean",)
 # What a study's captions say of its runs, read from the params its experiments recorded
@@ -307,7 +307,7 @@ def figure_fig2(runs, keys, out: Path, show, caption):
     if scatter is not None:
         fig.colorbar(scatter, ax=ax, label="test reconstruction loss (nats / sentence)")
     ax.set(xlabel="Average Hoyer on samples of z (test)", ylabel="test accuracy", ylim=(0, 1.05),
-           title=f"Fig. 2 over runs: {runs['experiment'].nunique()} experiments, {n} per setting\n{caption}")
+           title=f"Fig. 2 over runs: {counted(runs['experiment'].nunique(), 'experiment')}, {n} per setting\n{caption}")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -432,7 +432,7 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         runs = runs_table(studies, name, extra, repo, commit)
         missing = runs.attrs["missing"]
         if missing and not allow_missing:
-            raise StudyError(f"study {name!r}: {len(missing)} of its runs have no experiment for commit "
+            raise StudyError(f"study {name!r}: {counted(len(missing), 'run')} without an experiment for commit "
                              f"{short}: {'; '.join(n + ' (' + ' '.join(o) + ')' for n, o in missing)}"
                              f"; run `hsvae study run {name}` again, or report without them with --allow-missing")
     except StudyError as error:
@@ -452,13 +452,16 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
                   else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
         finished = pd.to_datetime(runs.attrs["finished"], utc=True)
+        first, last = finished.min(), finished.max()
+        until = f"{last:%H:%M}" if last.date() == first.date() else f"{last:%Y-%m-%d %H:%M}"  # a study past midnight
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
-                 f"(training seeds 0..{study['replicates'] - 1}); {runs['experiment'].nunique()} experiments, "
-                 f"finished between {finished.min():%Y-%m-%d %H:%M} and {finished.max():%H:%M} UTC. Made by "
+                 f"(training seeds 0..{study['replicates'] - 1}); "
+                 f"{counted(runs['experiment'].nunique(), 'experiment')}, "
+                 f"finished between {first:%Y-%m-%d %H:%M} and {until} UTC. Made by "
                  f"`hsvae study run {name}{settings}` (every run a DVC experiment: `dvc exp show`) on commit "
                  f"{short}, then `{report}`.", ""]
         if missing:
-            lines += [f"**Not covered** ({len(missing)} runs without an experiment): "
+            lines += [f"**Not covered** ({counted(len(missing), 'run')} without an experiment): "
                       + "; ".join(f"`{n}` ({' '.join(o)})" for n, o in missing), ""]
         lines += ["## Mean ± standard deviation over replicates (the mean alone where n = 1)", "",
                   *_markdown(_mean_std(summary, keys))]

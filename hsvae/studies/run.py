@@ -31,6 +31,11 @@ class StudyError(ParamError):
     pass
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 run', '2 runs': a count the user reads."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 # ---- the points of a study
 
 def format_value(value) -> str:
@@ -232,7 +237,7 @@ def run_study(name: str, extra=(), address=None, cpus_per_run=1.0, gpus_per_run=
         source = str(Path(".").resolve())
         cache_dir = str(Path(subprocess.run(["dvc", "cache", "dir"], capture_output=True, text=True,
                                             check=True).stdout.strip()).resolve())
-    print(f"study {name}: {len(runs)} runs, {len(runs) - len(todo)} already done for commit {commit[:7]}, "
+    print(f"study {name}: {counted(len(runs), 'run')}, {len(runs) - len(todo)} already done for commit {commit[:7]}, "
           f"{len(todo)} to run{'' if jobs else ' on Ray'}")
     failed = {}
     if todo:
