@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from hsvae.pipeline.params import validate
-from hsvae.studies.report import matched_reconstruction, summary_table
+from hsvae.studies.report import matched_reconstruction, summary_table, time_span
 from hsvae.studies.grid import load_studies
 from hsvae.studies.run import clones_folder, format_value, study_runs
 from tests.pipeline_utils import ROOT, run, tiny_repo
@@ -54,6 +54,12 @@ def test_summary_means_and_stds_are_those_of_the_replicates():
             assert summary.loc[alpha, f"{metric}_mean"] == pytest.approx(statistics.mean(values))
             assert summary.loc[alpha, f"{metric}_std"] == pytest.approx(statistics.stdev(values))
         assert summary.loc[alpha, "replicates"] == len(runs[rows])
+
+
+def test_a_report_dates_its_runs_in_utc_and_names_both_days_past_midnight():
+    assert time_span(["2026-12-02T09:12:00+00:00", "2026-12-02T10:19:30+01:00"]) == "2026-12-02 09:12 and 09:19"
+    assert time_span(["2026-12-03T01:10:00+01:00", "2026-12-02T23:50:00+00:00"]) == \
+        "2026-12-02 23:50 and 2026-12-03 00:10"
 
 
 def test_each_sparse_run_is_matched_with_the_closest_dense_reconstruction():

@@ -51,6 +51,13 @@ def _finished(repo, commit: str, names: set) -> list:
     return [date for ref, _, date in (line.partition(" ") for line in refs if line) if ref.rsplit("/", 1)[1] in names]
 
 
+def time_span(dates) -> str:
+    """ISO 8601 dates as '2026-12-02 09:12 and 09:19' in UTC; both dates where they differ."""
+    finished = pd.to_datetime(dates, utc=True)
+    first, last = finished.min(), finished.max()
+    return f"{first:%Y-%m-%d %H:%M} and {last.strftime('%H:%M' if last.date() == first.date() else '%Y-%m-%d %H:%M')}"
+
+
 def _studies(repo) -> dict:
     return load_studies(load(Path(repo) / "params.yaml"), Path(repo) / STUDIES)
 
@@ -451,13 +458,10 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         settings = "".join(" -S " + e for e in extra)
         report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
                   else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
-        finished = pd.to_datetime(runs.attrs["finished"], utc=True)
-        first, last = finished.min(), finished.max()
-        until = f"{last:%H:%M}" if last.date() == first.date() else f"{last:%Y-%m-%d %H:%M}"  # a study past midnight
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); "
                  f"{counted(runs['experiment'].nunique(), 'experiment')}, "
-                 f"finished between {first:%Y-%m-%d %H:%M} and {until} UTC. Made by "
+                 f"finished between {time_span(runs.attrs['finished'])} UTC. Made by "
                  f"`hsvae study run {name}{settings}` (every run a DVC experiment: `dvc exp show`) on commit "
                  f"{short}, then `{report}`.", ""]
         if missing:
