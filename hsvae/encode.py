@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 from hsvae.analysis.evaluation import codes
-from hsvae.data.batching import SPECIALS, collate
-from hsvae.data.preprocess import Tokenizer, Vocabulary, tokenize
+from hsvae.data.batching import collate
+from hsvae.data.preprocess import Tokenizer, tokenize
+from hsvae.data.vocabulary import SPECIALS, Vocabulary
 from hsvae.models.hsvae import HSVAE
 from hsvae.models.store import CorruptFile, load_vae
 

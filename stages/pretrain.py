@@ -11,7 +11,7 @@ import numpy as np
 
 from hsvae.analysis.evaluation import test_outputs
 from hsvae.core.atomic import atomic_live, atomic_path, write_json
-from hsvae.data.preprocess import Vocabulary
+from hsvae.data.vocabulary import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype
 from hsvae.models.registry import VAE_MODELS

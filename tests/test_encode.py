@@ -7,8 +7,9 @@ import yaml
 
 from hsvae.cli import main as cli
 from hsvae.data.corpora import download
-from hsvae.data.preprocess import Vocabulary, preprocess
+from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import Split
+from hsvae.data.vocabulary import Vocabulary
 from hsvae.encode import jaccard, load_encoder, neighbours
 from hsvae.pipeline.configs import stage_configs
 from hsvae.training.pretrain import pretrain

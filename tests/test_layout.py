@@ -1,4 +1,7 @@
 """The package's layers: every project import points to the module's own layer or one below it."""
+import subprocess
+import sys
+
 from tests.imports import ROOT, imported_modules
 
 # Bottom to top, as README's Layout section lists them.
@@ -34,3 +37,14 @@ def test_the_layer_check_sees_an_upward_import():
     assert layer("hsvae.models.vae") > layer("hsvae.data.batching")
     assert layer("hsvae.training.train") > layer("hsvae.analysis.evaluation")
     assert layer("hsvae.data.download") < layer("hsvae.pipeline.stage")
+
+
+def test_stages_start_without_the_libraries_they_do_not_use():
+    """A stage is a process of its own: the data stages import no torch, and no stage scikit-learn
+    (each costs seconds of start-up: docs/performance.md)."""
+    code = ("import sys, stages.download, stages.preprocess; early = set(sys.modules); "
+            "import stages.pretrain, stages.classify, stages.baseline, stages.analyze; "
+            "print(sorted({'torch', 'sklearn'} & {m.split('.')[0] for m in early}), "
+            "sorted({'sklearn'} & {m.split('.')[0] for m in sys.modules}))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["[]", "[]"]

@@ -6,6 +6,7 @@ import torch
 from scipy.stats import entropy
 
 from hsvae.analysis.metrics import (
+    accuracy,
     average_hoyer,
     class_word_distributions,
     hoyer,
@@ -43,3 +44,14 @@ def test_pairwise_kl_matches_scipy():
     assert kl[1, 0] == pytest.approx(entropy(p[1], p[0]))
     assert np.allclose(np.diag(kl), 0)
     assert mean_off_diagonal(kl) == pytest.approx((kl[0, 1] + kl[1, 0]) / 2)
+
+
+def test_accuracy_is_sklearns_to_the_last_digit():
+    from sklearn.metrics import accuracy_score
+
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 300, 1401):
+        labels, predictions = rng.integers(0, 14, n), rng.integers(0, 14, n)
+        predictions[: n // 2] = labels[: n // 2]
+        assert accuracy(labels, predictions) == accuracy_score(labels, predictions)
+    assert accuracy([0, 1, 2, 2], np.array([0, 1, 1, 2])) == 0.75

@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 
 from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
-from hsvae.data.batching import SPECIALS, UNK
 from hsvae.data.corpora import download
 from hsvae.data.preprocess import (
     CorpusTooSmall,
     Tokenizer,
-    Vocabulary,
     clean,
     preprocess,
     tokenize,
@@ -19,6 +17,7 @@ from hsvae.data.preprocess import (
 )
 from hsvae.data.splits import Split
 from hsvae.data.synthetic import SyntheticCorpus
+from hsvae.data.vocabulary import SPECIALS, UNK, Vocabulary
 
 DATA = {
     "corpus": "synthetic", "local_dir": "", "per_class": {"train": 30, "valid": 5, "test": 6},

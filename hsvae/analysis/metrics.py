@@ -1,4 +1,5 @@
-"""Sparsity and corpus metrics of the paper's analysis (§4.1.3, §4.4)."""
+"""Sparsity and corpus metrics of the paper's analysis (§4.1.3, §4.4), and the classifiers'
+accuracy (§4.2)."""
 import math
 
 import numpy as np
@@ -23,6 +24,11 @@ def average_hoyer(z: torch.Tensor, normalise: bool = True) -> float:
         std = z.std(0, unbiased=False)
         z = z / torch.where(std > 0, std, torch.ones_like(std))
     return float(hoyer(z).mean())
+
+
+def accuracy(labels, predictions) -> float:
+    """The share of predictions equal to their label."""
+    return float(np.mean(np.asarray(labels) == np.asarray(predictions)))
 
 
 def class_word_distributions(sentences, labels, classes: int, vocab_size: int) -> np.ndarray:

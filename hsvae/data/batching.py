@@ -4,8 +4,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-PAD, EOS, UNK = 0, 1, 2
-SPECIALS = ("<pad>", "<eos>", "<unk>")
+from hsvae.data.vocabulary import EOS, PAD
 
 
 def to_device(tensor: torch.Tensor, device) -> torch.Tensor:

@@ -3,18 +3,15 @@ vocabulary from the training split, and store the splits as token-id arrays."""
 import math
 import re
 from collections import Counter
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
-from hsvae.data.batching import SPECIALS, UNK
 from hsvae.data.corpora import SPLITS, layout, read_csv, read_lines, read_split
 from hsvae.core.errors import InputError, reading
+from hsvae.data.vocabulary import SPECIALS, UNK, UNK_MARKERS, Vocabulary
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
-# Unknown-word markers of the authors' preprocessed corpora.
-UNK_MARKERS = {"_UNK", "_unk"}
 
 
 def clean(text: str) -> str:
@@ -95,34 +92,6 @@ def all_tokens(sentences) -> list:
     """The tokens of space-joined sentences, in order, as one list."""
     text = " ".join(s for s in sentences if s)
     return text.split(" ") if text else []
-
-
-class Vocabulary:
-    """Word <-> id; ids 0, 1, 2 are <pad>, <eos>, <unk>."""
-
-    def __init__(self, words):
-        self.words = list(SPECIALS) + [w for w in words if w not in SPECIALS and w not in UNK_MARKERS]
-        self.index = {w: i for i, w in enumerate(self.words)}
-
-    @classmethod
-    def from_counts(cls, counts: Counter, size: int):
-        # Most frequent first; ties broken alphabetically so the result is deterministic.
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        return cls([w for w, _ in ranked if w not in UNK_MARKERS and w not in SPECIALS][:size])
-
-    @classmethod
-    def load(cls, path):
-        with reading(path, "preprocess"):
-            return cls(Path(path).read_text(encoding="utf-8").splitlines()[len(SPECIALS):])
-
-    def save(self, path):
-        Path(path).write_text("\n".join(self.words) + "\n", encoding="utf-8")
-
-    def __len__(self):
-        return len(self.words)
-
-    def encode(self, tokens) -> np.ndarray:
-        return np.fromiter(map(self.index.get, tokens, repeat(UNK)), dtype=np.int32, count=len(tokens))
 
 
 # A split with more unknown words than this trains on <unk>: a vocabulary file read wrongly, or

@@ -1,7 +1,7 @@
 """The classification heads of §4.2: the frozen-encoder head and the supervised baseline."""
 from torch import nn
 
-from hsvae.data.batching import PAD
+from hsvae.data.vocabulary import PAD
 from hsvae.models.nets import build_encoder
 
 

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsvae.data.batching import EOS
+from hsvae.data.vocabulary import EOS
 from hsvae.models.chunked_ce import linear_cross_entropy
 
 

@@ -13,7 +13,7 @@ from torch import nn
 from torch.distributions import Normal, kl_divergence
 
 from hsvae.core.config import param
-from hsvae.data.batching import PAD
+from hsvae.data.vocabulary import PAD
 from hsvae.models.nets import GRUDecoder, build_encoder
 
 

@@ -6,9 +6,9 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import accuracy_score
 
 from hsvae.analysis.evaluation import encoder_features, map_split
+from hsvae.analysis.metrics import accuracy
 from hsvae.data.batching import bucketed_batches, random_batches
 from hsvae.models.classifier import ClassifierHead, SimpleClassifier
 from hsvae.models.nets import BertEncoder
@@ -44,7 +44,7 @@ def train_head(name, features, labels, sample, n_classes, cfg, seed, device, liv
 
     def evaluate():
         torch.manual_seed(seed)
-        return {"valid/accuracy": accuracy_score(labels["valid"], predict("valid"))}
+        return {"valid/accuracy": accuracy(labels["valid"], predict("valid"))}
 
     history = fit(name, head, Objective(terms, optimizer), partial(random_batches, len(train_x), cfg["batch_size"]),
                   evaluate, epochs=cfg["epochs"], seed=seed, device=device, live=live, progress=progress)
@@ -71,7 +71,7 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
         return logits.argmax(-1).numpy()
 
     def evaluate():
-        return {"valid/accuracy": accuracy_score(valid_split.labels, predict(valid_split))}
+        return {"valid/accuracy": accuracy(valid_split.labels, predict(valid_split))}
 
     history = fit("classifier", model, Objective(terms, optimizer, train_cfg["grad_clip"], dtype),
                   lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng), evaluate,

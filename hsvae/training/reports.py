@@ -2,8 +2,7 @@
 import contextlib
 from pathlib import Path
 
-from sklearn.metrics import accuracy_score
-
+from hsvae.analysis.metrics import accuracy
 from hsvae.core.atomic import atomic_live, write_json
 from hsvae.data.splits import class_names
 
@@ -13,17 +12,17 @@ def write_classification(out: Path, splits, data_dir, config: dict):
     """Yield (live, record): train with the DVCLive logger `live`, then record(predictions per
     split). The folder (curves, confusion matrix), test.json and the stage's provenance record
     (config["made_with"]) appear only if all succeeded."""
-    names, accuracy = class_names(data_dir), {}
+    names, accuracies = class_names(data_dir), {}
 
     def record(predictions):
         for split in ("valid", "test"):
-            accuracy[f"{split}_accuracy"] = float(accuracy_score(splits[split].labels, predictions[split]))
+            accuracies[f"{split}_accuracy"] = accuracy(splits[split].labels, predictions[split])
         live.log_sklearn_plot("confusion_matrix", [names[i] for i in splits["test"].labels],
                               [names[i] for i in predictions["test"]], name="confusion_matrix.json")
 
     with atomic_live(out) as live:
         yield live, record
-        if not accuracy:
+        if not accuracies:
             raise RuntimeError("write_classification: no predictions were recorded")
-    write_json(out / "test.json", accuracy)
+    write_json(out / "test.json", accuracies)
     write_json(out / "made_with.json", config["made_with"])
