@@ -7,6 +7,7 @@ import torch
 from hsvae.data.batching import collate
 from hsvae.models.classifier import SimpleClassifier
 from hsvae.models.registry import VAE_MODELS, build_vae
+from hsvae.pipeline.checks import largest_gru_vae
 from tests.conftest import ARCH, HPARAMS, make_batch
 
 GRU_MODELS = ["vae", "vae_l1", "vae_l2", "mat_vae", "hsvae"]
@@ -58,6 +59,16 @@ def test_hsvae_is_finite_with_extreme_priors(latent, alpha, beta):
         terms["total"].backward()
         assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
         optimizer.step()
+
+
+@pytest.mark.parametrize("models", [["hsvae"], ["vae", "mat_vae"], ["hsvae", "vae"], []])
+def test_the_memory_check_counts_the_parameters_of_the_largest_model_built(models):
+    """configure's count (a model built on the meta device without initial values) is the
+    parameters of the models built for real; with no GRU VAE, the baseline's (a VAE's) size."""
+    params = {"data": {"vocab_size": 47}, "models": models, "arch": ARCH,
+              **{VAE_MODELS[n].section: HPARAMS[n] for n in VAE_MODELS}}
+    built = [sum(p.numel() for p in build(name, vocab=50).parameters()) for name in models or ["vae"]]
+    assert largest_gru_vae(params) == max(built)
 
 
 @pytest.mark.parametrize("name", GRU_MODELS)
