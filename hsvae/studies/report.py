@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hsvae.analysis.figures import DISPLAY_NAMES, SUMMARY_KEYS  # noqa: E402
+from hsvae.analysis.figures import SUMMARY_KEYS, display_name  # noqa: E402
 from hsvae.core.atomic import atomic_path  # noqa: E402
 from hsvae.models.registry import VAE_MODELS  # noqa: E402
 from hsvae.pipeline.params import load  # noqa: E402
@@ -231,7 +231,7 @@ def figure_stability(runs, keys, out: Path, show, caption):
                           "std": float(np.broadcast_to(std, mean.shape)[i]), "replicates": len(stack)}
                          for i, (e, m) in enumerate(zip(epochs, mean))]
                 ax.fill_between(epochs, mean - std, mean + std, color=colour, alpha=0.2)
-            ax.set(title=f"{DISPLAY_NAMES.get(model, model)}: Average Hoyer on {what} (validation)", xlabel="epoch",
+            ax.set(title=f"{display_name(model)}: Average Hoyer on {what} (validation)", xlabel="epoch",
                    ylabel=f"Average Hoyer (mean ± std, {n})" if column == 0 else None)
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.legend(fontsize=7, title="prior" if model == "hsvae" else "loss weights", title_fontsize=7)
@@ -254,7 +254,7 @@ def figure_stability(runs, keys, out: Path, show, caption):
             part = part.sort_values(["mat_vae.psi", "mat_vae.lambda"])
             part["x"] = [f"ψ={p:g}\nλ={lam:g}" for p, lam in zip(part["mat_vae.psi"], part["mat_vae.lambda"])]
             xlabel = "loss weights: KL (ψ) and MMD (λ); the prior is fixed"
-            title = f"{DISPLAY_NAMES.get(model, model)}: final sparsity against its loss weights"
+            title = f"{display_name(model)}: final sparsity against its loss weights"
         stats = part.groupby("x", sort=model == "hsvae")[["ah_sample", "ah_mean"]].agg(["mean", "std"])
         positions = stats.index if model == "hsvae" else np.arange(len(stats))
         for metric, marker, what in (("ah_sample", "o", "samples of z"), ("ah_mean", "s", "posterior means")):
@@ -300,7 +300,7 @@ def figure_fig2(runs, keys, out: Path, show, caption):
     for model, part in coded.groupby("model"):
         scatter = ax.scatter(part["ah_sample"], part["accuracy"], c=part["rec"], cmap="viridis", vmin=coded["rec"].min(),
                              vmax=coded["rec"].max(), marker=markers.get(model, "o"), s=60, edgecolors="k",
-                             label=DISPLAY_NAMES.get(model, model))
+                             label=display_name(model))
     if "vae.psi" in coded:  # the dense VAE's KL weights, which trade reconstruction for regularity
         for _, run in coded[coded["model"] == "vae"].iterrows():
             ax.annotate(f"ψ={run['vae.psi']:g}", (run["ah_sample"], run["accuracy"]), xytext=(6, -10),
@@ -308,7 +308,7 @@ def figure_fig2(runs, keys, out: Path, show, caption):
     baselines = runs[runs["ah_sample"].isna()] if "ah_sample" in runs else runs.iloc[:0]
     for model, accuracy in baselines.groupby("model")["accuracy"].mean().items():
         ax.axhline(accuracy, ls="-.", color="black", lw=1)
-        ax.text(0.01, accuracy, f" {DISPLAY_NAMES.get(model, model)}: {accuracy:.3f} (no codes)", va="bottom",
+        ax.text(0.01, accuracy, f" {display_name(model)}: {accuracy:.3f} (no codes)", va="bottom",
                 fontsize=8, transform=ax.get_yaxis_transform())
     _chance(ax, runs)
     if scatter is not None:
@@ -326,7 +326,7 @@ def figure_fig2(runs, keys, out: Path, show, caption):
     if not matched.empty:
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         x = np.arange(len(matched))
-        labels = [f"{DISPLAY_NAMES.get(m, m)} (rec {r:.1f})\nvs VAE ψ={p:g} (rec {vr:.1f})" for m, r, p, vr in
+        labels = [f"{display_name(m)} (rec {r:.1f})\nvs VAE ψ={p:g} (rec {vr:.1f})" for m, r, p, vr in
                   zip(matched["sparse_model"], matched["sparse_rec"], matched["vae_psi"], matched["vae_rec"])]
         for ax, metric, title in ((axes[0], "accuracy", "test accuracy"),
                                   (axes[1], "ah_sample", "Average Hoyer on samples of z (test)")):
@@ -375,12 +375,12 @@ def figure_signal(runs, keys, out: Path, show, caption):
     for model, part in gamma.groupby("model"):
         stats = part.groupby(key)["gamma_separation"].agg(["mean", "std"])
         axes[1].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4,
-                         label=DISPLAY_NAMES.get(model, model))
+                         label=display_name(model))
     axes[1].set(xlabel="signal", ylabel=GAMMA_SEPARATION, title=f"γ patterns (mean ± std, {n})")
     for model, part in runs.groupby("model"):
         stats = part.groupby(key)["accuracy"].agg(["mean", "std"])
         axes[2].errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4,
-                         label=DISPLAY_NAMES.get(model, model))
+                         label=display_name(model))
     _chance(axes[2], runs)
     axes[2].set(xlabel="signal", ylabel="test accuracy", title=f"frozen-encoder accuracy (mean ± std, {n})",
                 ylim=(0, 1.05))
