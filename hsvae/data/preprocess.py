@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.data.corpora import SPLITS, layout, read_csv, read_lines, read_split
-from hsvae.core.errors import InputError, reading
+from hsvae.core.errors import InputError
 from hsvae.data.vocabulary import SPECIALS, UNK, UNK_MARKERS, Vocabulary
 
 _HYPERLINK = re.compile(r"(?:https?://|ftp://|www\.)\S+", re.IGNORECASE)
