@@ -7,7 +7,8 @@ from hsvae.data.splits import load_splits
 from hsvae.core.device import device_and_dtype
 from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import load_vae
-from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
+from hsvae.pipeline.stage import (DATA, check_made_with, fingerprint, folder_record, made_from, model_argument,
+                                  run, stage_config)
 from hsvae.training.classify import classify_vae
 
 
@@ -19,7 +20,8 @@ def main():
     splits = load_splits(DATA)
     path = Path("models") / f"{name}.pt"
     model, saved = load_vae(path, device, advice=f"re-run pretrain@{name} (dvc repro)")
-    check_made_with(cfg, path, saved.get("made_with"))
+    check_made_with(cfg, path, saved.get("made_with"), {DATA: fingerprint(DATA)})
+    cfg = {**cfg, "made_with": made_from(cfg, DATA, path)}  # what the classification records
     with write_classification(Path("reports/classify") / name, splits, DATA, cfg) as (live, record):
         record(classify_vae(model, splits, cfg, device, live))
 

@@ -2,7 +2,6 @@
 from pathlib import Path
 
 from hsvae.core.atomic import atomic_path, write_json
-from hsvae.data.corpora import CORPORA
 from hsvae.data.preprocess import preprocess
 from hsvae.pipeline.stage import DATA, RAW, check_made_with, folder_record, run, stage_config, write_record
 
@@ -12,7 +11,7 @@ def main():
     data = cfg["data"]
     check_made_with(cfg, RAW, folder_record(RAW, "download"))
     with atomic_path(DATA) as tmp:
-        stats = preprocess(Path(RAW), tmp, data, data["seed"], CORPORA[data["corpus"]])
+        stats = preprocess(Path(RAW), tmp, data, data["seed"])
         write_record(tmp, cfg)
     write_json("reports/data/stats.json", stats)
 

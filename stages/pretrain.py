@@ -3,7 +3,8 @@
 models/MODEL.pt; per-epoch logs in reports/pretrain/MODEL (DVCLive); the VAE's own test
 metrics (reconstruction, KL terms, Average Hoyer variants) in reports/pretrain/MODEL/test.json;
 the test split's posterior means (and mean q(gamma|x) where the model has gamma) in
-reports/codes/MODEL.npz. The model and the codes record what they were made with."""
+reports/codes/MODEL.npz. The model records what it was made with (params and data/processed),
+the codes that and the model."""
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from hsvae.data.vocabulary import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype
 from hsvae.models.registry import VAE_MODELS
-from hsvae.pipeline.stage import DATA, check_made_with, folder_record, model_argument, run, stage_config
+from hsvae.pipeline.stage import DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config
 from hsvae.training.pretrain import pretrain
 
 
@@ -25,17 +26,19 @@ def main():
     device, dtype = device_and_dtype(cfg["train"])
     check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
+    cfg = {**cfg, "made_with": made_from(cfg, DATA)}  # what the model records
+    model_path = Path("models") / f"{name}.pt"
     out, checkpoint = Path("reports/pretrain") / name, Path("checkpoints") / f"{name}.pt"
     with atomic_live(out) as live:
         model, _ = pretrain(cfg, splits["train"], splits["valid"], vocabulary_size(DATA), device, dtype,
-                            Path("models") / f"{name}.pt", checkpoint=checkpoint, live=live,
+                            model_path, checkpoint=checkpoint, live=live,
                             vocab_words=Vocabulary.load(Path(DATA) / "vocab.txt").words)
     checkpoint.unlink(missing_ok=True)
     metrics, codes = test_outputs(model, splits["test"], cfg["train"]["eval_batch_size"], device, cfg["train"]["seed"])
     write_json(out / "test.json", metrics)
     with atomic_path(Path("reports/codes") / f"{name}.npz") as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **codes, made_with=json.dumps(cfg["made_with"]))
+            np.savez(f, **codes, made_with=json.dumps(made_from(cfg, model_path)))
 
 
 if __name__ == "__main__":

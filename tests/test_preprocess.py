@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
-from hsvae.data.corpora import download
+from hsvae.core.errors import InputError
+from hsvae.data.corpora import CORPORA, CsvCorpus, download
 from hsvae.data.preprocess import (
     CorpusTooSmall,
     Tokenizer,
@@ -123,7 +124,7 @@ def test_same_seed_same_bytes_other_seed_other_sample(tmp_path):
     assert digest(a)["train.npz"] != digest(c)["train.npz"]
 
 
-def test_a_class_too_small_is_named(tmp_path):
+def test_a_class_too_small_is_named(tmp_path, monkeypatch):
     raw = tmp_path / "raw"
     raw.mkdir()
     rows = [[1, "a short sentence"]] * 10 + [[2, "another one here"]] * 3
@@ -131,15 +132,13 @@ def test_a_class_too_small_is_named(tmp_path):
         with open(raw / f"{split}.csv", "w", newline="") as f:
             csv.writer(f).writerows(rows)
     (raw / "classes.txt").write_text("first\nsecond\n")
-    data = {**DATA, "corpus": "dbpedia", "per_class": {"train": 3, "valid": 1, "test": 1}}
-    from hsvae.data.corpora import CORPORA
-
-    spec = CORPORA["dbpedia"].__class__("x", text_column=1, classes=2, rows={})
+    data = {**DATA, "corpus": "two_csv", "per_class": {"train": 3, "valid": 1, "test": 1}}
+    monkeypatch.setitem(CORPORA, "two_csv", CsvCorpus("x", text_column=1, classes=2, rows={}))
     with pytest.raises(CorpusTooSmall, match=r"class 2 has 3 sentences .* 3 train \+ 1 valid = 4 are needed"):
-        preprocess(raw, tmp_path / "out", data, 0, spec)
+        preprocess(raw, tmp_path / "out", data, 0)
 
 
-def test_bad_csv_rows_are_dropped_and_counted(tmp_path):
+def test_bad_csv_rows_are_dropped_and_counted(tmp_path, monkeypatch):
     raw = tmp_path / "raw"
     raw.mkdir()
     good = [[1, "t", "one good sentence"], [2, "t", "two good sentence"]] * 4
@@ -150,11 +149,25 @@ def test_bad_csv_rows_are_dropped_and_counted(tmp_path):
         with open(raw / f"{split}.csv", "ab") as f:
             f.write(b'1,"t","bytes \xff\xfe not utf-8"\n')
     (raw / "classes.txt").write_text("a\nb\n")
-    data = {**DATA, "corpus": "dbpedia", "per_class": {"train": 2, "valid": 1, "test": 2}}
-    from hsvae.data.corpora import CORPORA
-
-    stats = preprocess(raw, tmp_path / "out", data, 0, CORPORA["dbpedia"])
+    data = {**DATA, "corpus": "two_csv", "per_class": {"train": 2, "valid": 1, "test": 2}}
+    monkeypatch.setitem(CORPORA, "two_csv", CsvCorpus("x", text_column=2, classes=2, rows={}))
+    stats = preprocess(raw, tmp_path / "out", data, 0)
     assert stats["dropped"] == {"bad_label": 4, "missing_field": 2, "length": 0}
+
+
+def test_a_class_list_that_is_not_the_corpus_is_refused(tmp_path, monkeypatch):
+    """data/raw/classes.txt damaged (a name lost): refused, not sampled as fewer classes."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for split in ("train", "test"):
+        with open(raw / f"{split}.csv", "w", newline="") as f:
+            csv.writer(f).writerows([[c, "t", "a sentence"] for c in (1, 2, 3)] * 4)
+    (raw / "classes.txt").write_text("a\nb\n")
+    monkeypatch.setitem(CORPORA, "three_csv", CsvCorpus("x", text_column=2, classes=3, rows={}))
+    data = {**DATA, "corpus": "three_csv", "per_class": {"train": 2, "valid": 1, "test": 2}}
+    with pytest.raises(InputError, match=r"raw/classes.txt: 2 class names, but the three_csv corpus has 3: damaged"):
+        preprocess(raw, tmp_path / "out", data, 0)
+    assert not (tmp_path / "out").exists()
 
 
 def test_presplit_corpus_keeps_its_splits_and_vocabulary(tmp_path):

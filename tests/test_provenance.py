@@ -1,6 +1,7 @@
 """A stage run by hand (`python -m stages.X`) checks what it reads: inputs made with other
-settings are refused naming the param, both values and the stage to re-run; a damaged input is
-one line naming the file and the stage that makes it (exit 2)."""
+settings, or from other files than the ones it uses with them, are refused naming the param or
+file and the stage to re-run; a damaged input is one line naming the file and the stage that
+makes it (exit 2)."""
 import sys
 
 import pytest
@@ -53,8 +54,43 @@ def test_a_hand_edited_param_refuses_every_stage_run_on_inputs_made_without_it(r
         assert {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file()} == before
 
 
+def refusal(path, stage, source):
+    return (2, f"error: {path}: {stage} made it from another {source} than the one this stage uses; "
+               f"re-run {stage} first (dvc repro)")
+
+
+def test_inputs_made_from_other_data_than_is_there_now_are_refused(repo):
+    """data/processed made again with the same params but other content (a local corpus
+    edited, then download and preprocess run by hand): the model and its codes were made from
+    the old data, and the stages that read them beside the new data refuse them."""
+    classes = repo / "data/processed/classes.txt"
+    classes.write_text("".join(f"renamed_{name}\n" for name in classes.read_text().split()))
+    before = {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file()}
+    expected = {"classify hsvae": refusal("models/hsvae.pt", "pretrain@hsvae", "data/processed"),
+                "analyze": refusal("reports/codes/hsvae.npz", "pretrain@hsvae", "data/processed")}
+    for args, refused in expected.items():
+        result = stage(repo, *args.split())
+        assert (result.returncode, result.stderr.strip()) == refused, args
+    assert {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file()} == before
+    assert stage(repo, "baseline", "classifier").returncode == 0  # it reads the data alone
+
+
+def test_a_classification_of_another_model_than_the_codes_is_refused(repo):
+    """The model file replaced after pretraining (the same settings; here one extra entry) and
+    classified again: its classification and the codes analyze reads are of different models."""
+    import torch
+
+    model = repo / "models/hsvae.pt"
+    saved = torch.load(model, weights_only=True)
+    torch.save({**saved, "note": "replaced"}, model)
+    assert stage(repo, "classify", "hsvae").returncode == 0
+    result = stage(repo, "analyze")
+    assert (result.returncode, result.stderr.strip()) == refusal("reports/classify/hsvae", "classify@hsvae",
+                                                                 "models/hsvae.pt")
+
+
 READS = {  # stage -> files it reads (and the stage that makes them, named in the error): each kind of file
-    "preprocess": {"data/raw/made_with.json": "download"},
+    "preprocess": {"data/raw/made_with.json": "download", "data/raw/classes.txt": "download"},
     "pretrain hsvae": {"data/processed/train.npz": "preprocess", "data/processed/vocab.txt": "preprocess",
                        "configs/pretrain/hsvae.json": "configure"},
     "classify hsvae": {"models/hsvae.pt": "pretrain@hsvae", "data/processed/classes.txt": "preprocess"},

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.data.corpora import SPLITS, layout, read_csv, read_lines, read_split
+from hsvae.data.corpora import CORPORA, SPLITS, layout, read_csv, read_lines, read_split
 from hsvae.core.errors import InputError
 from hsvae.data.vocabulary import SPECIALS, UNK, UNK_MARKERS, Vocabulary
 
@@ -212,13 +212,18 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
     return splits, classes
 
 
-def preprocess(raw: Path, out: Path, data: dict, seed: int, corpus_spec=None):
+def preprocess(raw: Path, out: Path, data: dict, seed: int):
     """Write out/{split}.npz (tokens, offsets, labels), out/{split}.txt, out/vocab.txt,
     out/classes.txt; return the statistics of the paper's Table 2."""
     stats = {"dropped": Counter()}
     if layout(data["corpus"]) == "csv":
+        spec = CORPORA[data["corpus"]]  # None: the synthetic corpus
         classes = len((raw / "classes.txt").read_text().split())
-        text_column = corpus_spec.text_column if corpus_spec is not None else 1
+        expected = data["synthetic"]["classes"] if spec is None else spec.classes
+        if classes != expected:
+            raise InputError(f"{raw / 'classes.txt'}: {classes} class names, but the {data['corpus']} corpus has "
+                             f"{expected}: damaged or not what download writes; re-run download (dvc repro)")
+        text_column = 1 if spec is None else spec.text_column
         splits = sample_csv(raw, data, seed, text_column, classes, stats)
     else:
         splits, classes = read_presplit(raw, data, stats["dropped"])

@@ -1,6 +1,7 @@
 """What every stage script shares: its settings (configs/STAGE.json, written by `configure`
 from params.yaml: hsvae.pipeline.configs), the provenance check of each input it reads, and
 user errors and Ctrl-C shown as one line."""
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -33,18 +34,39 @@ def folder_record(folder, maker: str):
     return read_json(Path(folder) / RECORD, maker)
 
 
-def check_made_with(config: dict, path, recorded):
+def fingerprint(path) -> str:
+    """A digest of a file, or of a folder's files (names and bytes, its own record left out):
+    what an output records of a pipeline file it was made from (data/processed, a model)."""
+    path, digest = Path(path), hashlib.sha256()
+    files = sorted(f for f in path.rglob("*") if f.is_file() and f.name != RECORD) if path.is_dir() else [path]
+    for file in files:
+        data = file.read_bytes()
+        digest.update(f"{file.relative_to(path).as_posix() if path.is_dir() else ''}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()[:16]
+
+
+def made_from(config: dict, *sources) -> dict:
+    """An output's record: the params it was made with (config["made_with"]) and the
+    fingerprint of each pipeline file or folder in `sources` it was made from."""
+    return {**config["made_with"], **{str(source): fingerprint(source) for source in sources}}
+
+
+def check_made_with(config: dict, path, recorded, sources=None):
     """The input `path` was made with the settings this stage expects of it (config["inputs"]),
-    for every param that shaped it; otherwise one line naming the param, both values and the
-    stage to re-run."""
+    for every param that shaped it, and from the files this stage uses with it (`sources`:
+    path -> fingerprint); otherwise one line naming the param or file and the stage to re-run."""
     expected = config["inputs"][str(path)]
     stage, wanted = expected["stage"], expected["made_with"]
     if not isinstance(recorded, dict):
         raise InputError(f"{path}: no record of the settings {stage} made it with; re-run {stage} (dvc repro)")
-    for key in sorted(set(wanted) | set(recorded)):
+    for key in sorted(set(wanted) | {k for k in recorded if "/" not in k}):  # params; files have a "/"
         if recorded.get(key) != wanted.get(key):
             raise InputError(f"{path}: {stage} made it with {key} = {recorded.get(key)!r}, but params.yaml now says "
                              f"{wanted.get(key)!r}; re-run {stage} first (dvc repro)")
+    for source, digest in sorted((sources or {}).items()):
+        if recorded.get(source) != digest:
+            raise InputError(f"{path}: {stage} made it from another {source} than the one this stage uses; "
+                             f"re-run {stage} first (dvc repro)")
 
 
 def model_argument(allowed) -> str:
