@@ -5,7 +5,8 @@ from pathlib import Path
 from hsvae.training.reports import write_classification
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype
-from hsvae.pipeline.stage import DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config
+from hsvae.pipeline.stage import (DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config,
+                                  write_record)
 from hsvae.training.classify import BASELINES
 
 
@@ -15,9 +16,10 @@ def main():
     device, dtype = device_and_dtype(cfg["train"])
     check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
-    cfg = {**cfg, "made_with": made_from(cfg, DATA)}  # what the classification records
-    with write_classification(Path("reports/classify") / name, splits, DATA, cfg) as (live, record):
+    out = Path("reports/classify") / name
+    with write_classification(out, splits, DATA) as (live, record):
         record(BASELINES[name](cfg, splits, vocabulary_size(DATA), device, dtype, live))
+    write_record(out, made_from(cfg, DATA))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from hsvae.core.device import device_and_dtype
 from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import load_vae
 from hsvae.pipeline.stage import (DATA, check_made_with, fingerprint, folder_record, made_from, model_argument,
-                                  run, stage_config)
+                                  run, stage_config, write_record)
 from hsvae.training.classify import classify_vae
 
 
@@ -21,9 +21,10 @@ def main():
     path = Path("models") / f"{name}.pt"
     model, saved = load_vae(path, device, advice=f"re-run pretrain@{name} (dvc repro)")
     check_made_with(cfg, path, saved.get("made_with"), {DATA: fingerprint(DATA)})
-    cfg = {**cfg, "made_with": made_from(cfg, DATA, path)}  # what the classification records
-    with write_classification(Path("reports/classify") / name, splits, DATA, cfg) as (live, record):
+    out = Path("reports/classify") / name
+    with write_classification(out, splits, DATA) as (live, record):
         record(classify_vae(model, splits, cfg, device, live))
+    write_record(out, made_from(cfg, DATA, path))
 
 
 if __name__ == "__main__":

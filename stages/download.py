@@ -10,7 +10,7 @@ def main():
     cfg = stage_config("data")
     with atomic_path(RAW) as tmp:
         download(cfg["data"], cfg["data"]["seed"], tmp, cache=Path("data/downloads"))
-        write_record(tmp, cfg)
+        write_record(tmp, cfg["made_with"])
 
 
 if __name__ == "__main__":

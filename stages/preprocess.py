@@ -12,7 +12,7 @@ def main():
     check_made_with(cfg, RAW, folder_record(RAW, "download"))
     with atomic_path(DATA) as tmp:
         stats = preprocess(Path(RAW), tmp, data, data["seed"])
-        write_record(tmp, cfg)
+        write_record(tmp, cfg["made_with"])
     write_json("reports/data/stats.json", stats)
 
 

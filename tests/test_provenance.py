@@ -63,8 +63,16 @@ def test_inputs_made_from_other_data_than_is_there_now_are_refused(repo):
     """data/processed made again with the same params but other content (a local corpus
     edited, then download and preprocess run by hand): the model and its codes were made from
     the old data, and the stages that read them beside the new data refuse them."""
-    classes = repo / "data/processed/classes.txt"
+    from hsvae.pipeline.stage import folder_record, write_record
+
+    processed, classes = repo / "data/processed", repo / "data/processed/classes.txt"
+    made_with = folder_record(processed, "preprocess")
     classes.write_text("".join(f"renamed_{name}\n" for name in classes.read_text().split()))
+    result = stage(repo, "pretrain", "hsvae")  # a file changed since its record was written
+    assert (result.returncode, result.stderr.strip()) == (2, "error: data/processed/classes.txt: damaged or "
+                                                              "changed since preprocess wrote it; re-run preprocess "
+                                                              "(dvc repro)")
+    write_record(processed, made_with)  # as preprocess writes the folder again
     before = {p: p.read_bytes() for p in (repo / "reports").rglob("*") if p.is_file()}
     expected = {"classify hsvae": refusal("models/hsvae.pt", "pretrain@hsvae", "data/processed"),
                 "analyze": refusal("reports/codes/hsvae.npz", "pretrain@hsvae", "data/processed")}

@@ -127,14 +127,17 @@ def figure_accuracy_sparsity(summary: dict, path, caption: str, classes: int):
 
 def read_tsv(path: Path) -> list:
     """A DVCLive metric log as (epoch, value) rows (training logs its 1-based epoch as the step)."""
-    with reading(path, f"{path.parts[-6]}@{path.parts[-5]}"), open(path) as f:  # reports/STAGE/NAME/plots/metrics/SPLIT/M.tsv
+    maker = f"{path.parts[-6]}@{path.parts[-5]}"  # reports/STAGE/NAME/plots/metrics/SPLIT/M.tsv
+    summary = path.parents[3] / "metrics.json"  # DVCLive's last row of every log: a log cut short disagrees
+    with reading(summary, maker):
+        latest = json.loads(summary.read_text())
+        latest = (latest["step"], latest[path.parent.name][path.stem])
+    with reading(path, maker), open(path) as f:
         rows = [(int(row["step"]), float(row[path.stem])) for row in csv.DictReader(f, delimiter="\t")]
         if [step for step, _ in rows] != list(range(1, len(rows) + 1)):
             raise ValueError(f"expected one row per epoch from 1, got steps {[step for step, _ in rows]}")
-        # DVCLive writes the last row to the log's metrics.json too: a log cut short disagrees
-        latest = json.loads((path.parents[3] / "metrics.json").read_text())
-        if rows[-1] != (latest["step"], latest[path.parent.name][path.stem]):
-            raise ValueError(f"its last row {rows[-1]} is not the latest epoch {path.parents[3] / 'metrics.json'} has")
+        if rows[-1] != latest:
+            raise ValueError(f"its last row {rows[-1]} is not the latest epoch {summary} has")
     return rows
 
 

@@ -25,24 +25,42 @@ def stage_config(key: str) -> dict:
     return config
 
 
-def write_record(folder, config: dict):
-    """The provenance record of a folder a stage writes: what it was made with."""
-    write_json(Path(folder) / RECORD, config["made_with"])
-
-
-def folder_record(folder, maker: str):
-    return read_json(Path(folder) / RECORD, maker)
+def _files(folder: Path) -> list:
+    return sorted(f for f in folder.rglob("*") if f.is_file() and f.name != RECORD)
 
 
 def fingerprint(path) -> str:
     """A digest of a file, or of a folder's files (names and bytes, its own record left out):
-    what an output records of a pipeline file it was made from (data/processed, a model)."""
+    what a record holds of each file of its folder, and of a pipeline file an output was made
+    from (data/processed, a model)."""
     path, digest = Path(path), hashlib.sha256()
-    files = sorted(f for f in path.rglob("*") if f.is_file() and f.name != RECORD) if path.is_dir() else [path]
-    for file in files:
+    for file in _files(path) if path.is_dir() else [path]:
         data = file.read_bytes()
         digest.update(f"{file.relative_to(path).as_posix() if path.is_dir() else ''}\0{len(data)}\0".encode() + data)
     return digest.hexdigest()[:16]
+
+
+def write_record(folder, made_with: dict):
+    """The provenance record of a folder a stage has written: what it was made with, and the
+    fingerprint of each of its files."""
+    folder = Path(folder)
+    write_json(folder / RECORD, {"made_with": made_with,
+                                 "files": {f.relative_to(folder).as_posix(): fingerprint(f) for f in _files(folder)}})
+
+
+def folder_record(folder, maker: str) -> dict:
+    """What the folder was made with, once each of its files is checked against its record: a
+    file changed, damaged or missing since `maker` wrote it is one line naming it."""
+    folder = Path(folder)
+    record = read_json(folder / RECORD, maker)
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict) or "made_with" not in record:
+        raise InputError(f"{folder / RECORD}: not what {maker} writes; re-run {maker} (dvc repro)")
+    for name, digest in sorted(record["files"].items()):
+        if not (folder / name).is_file():
+            raise MissingInput(f"{folder / name}: missing; {maker} makes it (dvc repro)")
+        if fingerprint(folder / name) != digest:
+            raise InputError(f"{folder / name}: damaged or changed since {maker} wrote it; re-run {maker} (dvc repro)")
+    return record["made_with"]
 
 
 def made_from(config: dict, *sources) -> dict:

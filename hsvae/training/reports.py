@@ -8,10 +8,10 @@ from hsvae.data.splits import class_names
 
 
 @contextlib.contextmanager
-def write_classification(out: Path, splits, data_dir, config: dict):
+def write_classification(out: Path, splits, data_dir):
     """Yield (live, record): train with the DVCLive logger `live`, then record(predictions per
-    split). The folder (curves, confusion matrix), test.json and the stage's provenance record
-    (config["made_with"]) appear only if all succeeded."""
+    split). The folder (curves, confusion matrix) and test.json appear only if all succeeded;
+    the stage then writes its provenance record."""
     names, accuracies = class_names(data_dir), {}
 
     def record(predictions):
@@ -25,4 +25,3 @@ def write_classification(out: Path, splits, data_dir, config: dict):
         if not accuracies:
             raise RuntimeError("write_classification: no predictions were recorded")
     write_json(out / "test.json", accuracies)
-    write_json(out / "made_with.json", config["made_with"])
