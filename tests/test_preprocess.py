@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
-from hsvae.core.errors import InputError
 from hsvae.data.corpora import CORPORA, CsvCorpus, download
 from hsvae.data.preprocess import (
     CorpusTooSmall,
@@ -154,20 +153,6 @@ def test_bad_csv_rows_are_dropped_and_counted(tmp_path, monkeypatch):
     stats = preprocess(raw, tmp_path / "out", data, 0)
     assert stats["dropped"] == {"bad_label": 4, "missing_field": 2, "length": 0}
 
-
-def test_a_class_list_that_is_not_the_corpus_is_refused(tmp_path, monkeypatch):
-    """data/raw/classes.txt damaged (a name lost): refused, not sampled as fewer classes."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for split in ("train", "test"):
-        with open(raw / f"{split}.csv", "w", newline="") as f:
-            csv.writer(f).writerows([[c, "t", "a sentence"] for c in (1, 2, 3)] * 4)
-    (raw / "classes.txt").write_text("a\nb\n")
-    monkeypatch.setitem(CORPORA, "three_csv", CsvCorpus("x", text_column=2, classes=3, rows={}))
-    data = {**DATA, "corpus": "three_csv", "per_class": {"train": 2, "valid": 1, "test": 2}}
-    with pytest.raises(InputError, match=r"raw/classes.txt: 2 class names, but the three_csv corpus has 3: damaged"):
-        preprocess(raw, tmp_path / "out", data, 0)
-    assert not (tmp_path / "out").exists()
 
 
 def test_presplit_corpus_keeps_its_splits_and_vocabulary(tmp_path):
