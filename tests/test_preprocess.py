@@ -154,7 +154,6 @@ def test_bad_csv_rows_are_dropped_and_counted(tmp_path, monkeypatch):
     assert stats["dropped"] == {"bad_label": 4, "missing_field": 2, "length": 0}
 
 
-
 def test_presplit_corpus_keeps_its_splits_and_vocabulary(tmp_path):
     local = tmp_path / "mine"
     local.mkdir()
