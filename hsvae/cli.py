@@ -144,6 +144,22 @@ def study_report_command(args):
     return 0
 
 
+def crosscheck_run_command(args):
+    from hsvae.crosscheck.run import crosscheck
+
+    done = crosscheck(Path(args.out), Path(args.work), args.seeds, args.models, args.implementations,
+                      args.authors_code, args.tf_python, args.set)
+    print(f"cross-check: {len(done['runs'])} runs in {args.out}/runs")
+    return 0
+
+
+def crosscheck_report_command(args):
+    from hsvae.crosscheck.report import write_report
+
+    print(f"wrote {write_report(Path(args.out))}")
+    return 0
+
+
 class UsageError(UserError):
     pass
 
@@ -152,7 +168,7 @@ def _parser():
     formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="hsvae", description=__doc__, formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('hsvae')}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,study}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,study,crosscheck}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", default="models/hsvae.pt", help="a model file written by the pretrain stage")
     common.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
@@ -209,6 +225,27 @@ def _parser():
     report.add_argument("--out", help="the report's folder (default: reports/studies/NAME)")
     report.add_argument("--allow-missing", action="store_true",
                         help="report a study some of whose runs have no experiment (the README lists them)")
+    cross = sub.add_parser("crosscheck", formatter_class=formatter,
+                           help="train the authors' TensorFlow HSVAE and MAT-VAE beside this repository's",
+                           description="The authors' scripts (their commit, verified by git blob id, patched for "
+                                       "TensorFlow's API drift at run time) and this repository's models on the "
+                                       "same split, vocabulary and settings; see docs/crosscheck.md.")
+    steps = cross.add_subparsers(dest="action", required=True, metavar="{run,report}")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--out", default="reports/crosscheck", help="the results' folder")
+    crun = steps.add_parser("run", parents=[where], formatter_class=formatter, help="make the missing runs")
+    crun.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds")
+    crun.add_argument("--models", nargs="+", choices=("hsvae", "mat_vae"), default=["hsvae", "mat_vae"])
+    crun.add_argument("--implementations", nargs="+", choices=("authors", "ours"), default=["authors", "ours"])
+    crun.add_argument("--authors-code", help="a folder holding the authors' repository's Scripts/ "
+                                             "(default: download their commit)")
+    crun.add_argument("--tf-python", default=sys.executable,
+                      help="the Python of the TensorFlow environment (requirements-crosscheck.txt)")
+    crun.add_argument("--work", default=".crosscheck", help="data, patched scripts and logs")
+    crun.add_argument("-S", "--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="a params override, e.g. data.source_dir=DIR (the authors' DBpedia files); repeatable")
+    steps.add_parser("report", parents=[where], formatter_class=formatter,
+                     help="the figures and the agreement table of the runs made")
     return parser
 
 
@@ -228,6 +265,8 @@ def main(argv=None):
     try:
         if args.command == "study":
             return (study_run_command if args.action == "run" else study_report_command)(args)
+        if args.command == "crosscheck":
+            return (crosscheck_run_command if args.action == "run" else crosscheck_report_command)(args)
         commands[args.command](args)
     except BrokenPipeError:  # e.g. `hsvae encode ... | head -1`: the reader has all it wants
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -3,15 +3,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hsvae.data.vocabulary import EOS
+from hsvae.data.vocabulary import EOS, PAD
 from hsvae.models.chunked_ce import linear_cross_entropy
 
 
 class GRUEncoder(nn.Module):
-    """GRU over the embedded sentence; its state at the last real token is the feature.
-    The GRU is causal, so that state does not depend on the padding after it. The padded
-    tensor runs as is rather than packed: with length-bucketed batches padding is a few per
-    cent, and PyTorch's packed GRU trains 2.4x slower on CPU (batch 256 x 36 tokens, GRU 512)."""
+    """GRU over the embedded sentence followed by <eos>, as the authors' encoder reads it; its
+    state at that <eos> is the feature. Without the <eos> step the feature is dominated by the
+    last word and the VAEs use z a third as much (KL_z 8 against 25 nats after one epoch on
+    DBpedia, docs/crosscheck.md). The GRU is causal, so that state does not depend on the
+    padding after it. The padded tensor runs as is rather than packed: with length-bucketed
+    batches padding is a few per cent, and PyTorch's packed GRU trains 2.4x slower on CPU
+    (batch 256 x 36 tokens, GRU 512)."""
 
     def __init__(self, embedding: nn.Embedding, hidden_dim: int):
         super().__init__()
@@ -20,8 +23,10 @@ class GRUEncoder(nn.Module):
         self.output_dim = hidden_dim
 
     def forward(self, batch):
-        states, _ = self.gru(self.embedding(batch.tokens))
-        return states[torch.arange(len(batch), device=states.device), batch.lengths - 1]
+        ends = batch.lengths.unsqueeze(1)
+        tokens = F.pad(batch.tokens, (0, 1), value=PAD).scatter(1, ends, EOS)
+        states, _ = self.gru(self.embedding(tokens))
+        return states.gather(1, ends.unsqueeze(2).expand(-1, 1, states.shape[2])).squeeze(1)
 
 
 class BertEncoder(nn.Module):

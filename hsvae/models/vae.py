@@ -14,7 +14,8 @@ from torch.distributions import Normal, kl_divergence
 
 from hsvae.core.config import param
 from hsvae.data.vocabulary import PAD
-from hsvae.models.nets import GRUDecoder, build_encoder
+from hsvae.models.keras_init import keras_init_
+from hsvae.models.nets import BertEncoder, GRUDecoder, build_encoder
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class VAE(nn.Module):
         self.decoder = GRUDecoder(self.embedding, hidden_dim, latent_dim, ce_chunk)
         self.latent_dim = latent_dim
         self._build_heads(self.encoder.output_dim, latent_dim)
+        # The authors' starting weights; a pretrained BERT keeps its own.
+        keras_init_(self, skip=self.encoder if isinstance(self.encoder, BertEncoder) else None)
 
     def prior_z(self, device) -> Normal:
         return Normal(torch.zeros(self.latent_dim, device=device), 1.0, validate_args=False)
