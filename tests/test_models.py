@@ -254,3 +254,43 @@ def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_p
     corpus = lengths.std()
     assert spread["mat_vae"] > 0.7 * corpus  # random batches: close to the corpus's spread
     assert spread["vae"] < 0.2 * corpus and spread["hsvae"] < 0.2 * corpus  # buckets
+
+
+@pytest.mark.parametrize("name", ["vae", "mat_vae", "hsvae"])
+def test_models_start_as_the_authors_keras_layers(name):
+    """Embedding U(-0.05, 0.05); GRU weights LeCun normal (truncated at 2 sigma, variance
+    1/fan_in kept), zero biases; dense layers Glorot uniform, zero bias (Keras's defaults)."""
+    torch.manual_seed(0)
+    model = build_vae(name, 2003, {"embedding_dim": 64, "hidden_dim": 128, "latent_dim": 32}, {})
+    embedding = model.embedding.weight[1:]
+    assert embedding.abs().max() <= 0.05 and embedding.std().item() == pytest.approx(0.1 / 12**0.5, rel=0.02)
+    assert not model.embedding.weight[0].any()
+    for gru in (model.encoder.gru, model.decoder.gru):
+        for pname, value in gru.named_parameters():
+            if pname.startswith("bias"):
+                assert not value.any(), pname
+            else:
+                fan_in = value.shape[1]
+                assert value.std().item() == pytest.approx(fan_in**-0.5, rel=0.03), pname
+                assert value.abs().max().item() <= 2 * fan_in**-0.5 / 0.8796 + 1e-6, pname
+    for layer in [m for m in model.modules() if isinstance(m, torch.nn.Linear)]:
+        fan_out, fan_in = layer.weight.shape
+        limit = (6 / (fan_in + fan_out)) ** 0.5
+        assert layer.weight.abs().max() <= limit and not layer.bias.any()
+        assert layer.weight.std().item() == pytest.approx(limit / 3**0.5, rel=0.05)
+
+
+def test_the_encoder_reads_each_sentence_followed_by_eos():
+    """The feature is the GRU's state after <eos>, as the authors' encoder reads a sentence:
+    checked against each sentence run alone, unpadded, with <eos> appended."""
+    from hsvae.data.vocabulary import EOS, PAD
+
+    model = build("hsvae").eval()
+    sentences = [[5, 6, 7], [8], []]
+    batch = collate([torch.tensor(s, dtype=torch.long).numpy() for s in sentences], [0, 1, 0])
+    with torch.no_grad():
+        features = model.encoder(batch)
+        for row, sentence in enumerate(sentences):
+            alone = torch.tensor([(sentence or [PAD]) + [EOS]])
+            states, _ = model.encoder.gru(model.embedding(alone))
+            assert torch.allclose(features[row], states[0, -1], atol=1e-6)
