@@ -160,6 +160,17 @@ def crosscheck_report_command(args):
     return 0
 
 
+def findings_command(args):
+    from hsvae.findings import write_findings
+
+    found = write_findings(Path(args.out), *(Path(p) if p else None for p in
+                                             (args.stability, args.fig2, args.fig2_768, args.crosscheck)))
+    for finding in found:
+        print(f"{finding.verdict:>24}  {finding.claim}")
+    print(f"wrote {Path(args.out) / 'findings.json'} and {Path(args.out) / 'findings.md'}")
+    return 0
+
+
 class UsageError(UserError):
     pass
 
@@ -168,7 +179,7 @@ def _parser():
     formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="hsvae", description=__doc__, formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('hsvae')}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,study,crosscheck}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,study,crosscheck,findings}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", default="models/hsvae.pt", help="a model file written by the pretrain stage")
     common.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
@@ -246,6 +257,16 @@ def _parser():
                       help="a params override, e.g. data.source_dir=DIR (the authors' DBpedia files); repeatable")
     steps.add_parser("report", parents=[where], formatter_class=formatter,
                      help="the figures and the agreement table of the runs made")
+    find = sub.add_parser("findings", formatter_class=formatter,
+                          help="decide the paper's findings from the committed study reports",
+                          description="Each of the paper's findings decided by one stated criterion from the study "
+                                      "reports and the cross-check; writes findings.json and findings.md.")
+    find.add_argument("--stability", default="reports/studies/dbpedia-stability", help="the stability study's report")
+    find.add_argument("--fig2", default="reports/studies/dbpedia-fig2", help="the fig2 study's report")
+    find.add_argument("--fig2-768", default="reports/studies/dbpedia-fig2-768",
+                      help="the fig2 study's report at arch.latent_dim=768")
+    find.add_argument("--crosscheck", default="reports/crosscheck", help="the cross-check's folder")
+    find.add_argument("--out", default="reports", help="where findings.json and findings.md go")
     return parser
 
 
@@ -265,6 +286,8 @@ def main(argv=None):
     try:
         if args.command == "study":
             return (study_run_command if args.action == "run" else study_report_command)(args)
+        if args.command == "findings":
+            return findings_command(args)
         if args.command == "crosscheck":
             return (crosscheck_run_command if args.action == "run" else crosscheck_report_command)(args)
         commands[args.command](args)
