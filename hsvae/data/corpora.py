@@ -39,11 +39,19 @@ class CsvCorpus:
 @dataclass(frozen=True)
 class SplitCorpus:
     """The paper authors' preprocessed splits, each file checked against its git blob id.
-    `resplit`: only their validation and test splits are used (see released_splits)."""
+    `resplit`: only their validation and test splits are used (see released_splits);
+    `class_names`: the names of their 0-based labels, where known."""
     folder: str
     blob_ids: dict = field(default_factory=dict)
     layout: str = "split"
     resplit: bool = False
+    class_names: tuple = ()
+
+
+# The authors' DBpedia labels number Zhang et al.'s (2015) classes in their order (a sentence
+# per class read against each name agrees: docs/paper-vs-repository.md).
+DBPEDIA_CLASSES = ("Company", "EducationalInstitution", "Artist", "Athlete", "OfficeHolder", "MeanOfTransportation",
+                   "Building", "NaturalPlace", "Village", "Animal", "Plant", "Album", "Film", "WrittenWork")
 
 
 CORPORA = {
@@ -60,7 +68,7 @@ CORPORA = {
         "test.txt": "2ebafdffff0e80e6cf0a4eda3ce5b86500b9085b",
         "test_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
         "vocab.txt": "24967b5781d8e12df803ba5ac0335b2c3d570bc9",
-    }),
+    }, class_names=DBPEDIA_CLASSES),
     # The files the authors' DBpedia splits share with hsvae-dbpedia, all but the 140,000-sentence train.txt
     "hsvae-dbpedia-released": SplitCorpus("New_DBPedia", {
         "valid.txt": "b4d70977a8dfd196e116e7033b4bcc838b34c6fb",
@@ -68,7 +76,7 @@ CORPORA = {
         "test.txt": "2ebafdffff0e80e6cf0a4eda3ce5b86500b9085b",
         "test_class_label.txt": "af848db53e62dfc8b9a7ec4e7d8509de3fe059b8",
         "vocab.txt": "24967b5781d8e12df803ba5ac0335b2c3d570bc9",
-    }, resplit=True),
+    }, resplit=True, class_names=DBPEDIA_CLASSES),
     "hsvae-yahoo": SplitCorpus("New_Yahoo", {
         "train.txt": "d2aafbc640f48d0c90fbe3318c59812c92782484",
         "train_class_label.txt": "1f5017b4c02b95c77e08cd60ca387d01328c8bfc",
@@ -111,6 +119,8 @@ def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | Non
         else:
             for file, path in files.items():
                 copy_file(path, raw / file)
+        if spec.class_names:
+            (raw / "classes.txt").write_text("\n".join(spec.class_names) + "\n")
     else:
         spec = CORPORA[name]
         archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=spec.archive), cache / f"{spec.archive}.tgz",

@@ -303,8 +303,9 @@ def figure_fig2(runs, keys, out: Path, show, caption):
                              label=display_name(model))
     if "vae.psi" in coded:  # the dense VAE's KL weights, which trade reconstruction for regularity
         for _, run in coded[coded["model"] == "vae"].iterrows():
-            ax.annotate(f"ψ={run['vae.psi']:g}", (run["ah_sample"], run["accuracy"]), xytext=(6, -10),
-                        textcoords="offset points", fontsize=7)
+            # left of the marker: the sparse models' markers lie to the right (higher Hoyer)
+            ax.annotate(f"ψ={run['vae.psi']:g}", (run["ah_sample"], run["accuracy"]), xytext=(-8, 0),
+                        textcoords="offset points", fontsize=7, ha="right", va="center")
     baselines = runs[runs["ah_sample"].isna()] if "ah_sample" in runs else runs.iloc[:0]
     for model, accuracy in baselines.groupby("model")["accuracy"].mean().items():
         ax.axhline(accuracy, ls="-.", color="black", lw=1)
@@ -413,6 +414,13 @@ def _mean_std(summary: pd.DataFrame, keys) -> pd.DataFrame:
     return shown
 
 
+def _shown(extra) -> list:
+    """The study's overrides as a report shows them: a folder of the authors' files is this
+    machine's path, named only as DIR (its files are verified by git blob id)."""
+    return [f"data.source_dir=DIR" if e.startswith("data.source_dir=") and e != "data.source_dir=" else e
+            for e in extra]
+
+
 def _caption(runs, short, extra) -> str:
     """Corpus (its split sizes as preprocessed), sizes and commit of the study's runs."""
     r, stats = runs.attrs["recorded"], runs.attrs["stats"]
@@ -420,7 +428,7 @@ def _caption(runs, short, extra) -> str:
     return (f"corpus {r['data.corpus']} ({sizes} train/valid/test sentences, vocabulary "
             f"{stats.get('vocabulary', '?')}), hidden {r['arch.hidden_dim']}, latent {r['arch.latent_dim']}, "
             f"{r['train.epochs']} epochs, {r['train.precision']}, commit {short}"
-            + (f", -S {' -S '.join(extra)}" if extra else ""))
+            + (f", -S {' -S '.join(_shown(extra))}" if extra else ""))
 
 
 def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HEAD", allow_missing=False) -> Path:
@@ -455,7 +463,7 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         summary.to_csv(tmp / "summary.csv", index=False)
         wrapped = "\n".join(textwrap.wrap(caption, 100))  # figure titles: lines that fit an 8-inch figure
         figures = FIGURES[name](runs, keys, tmp, _reader(repo, commit), wrapped) if name in FIGURES else []
-        settings = "".join(" -S " + e for e in extra)
+        settings = "".join(" -S " + e for e in _shown(extra))
         report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
                   else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
