@@ -219,9 +219,10 @@ def test_gamma_is_read_from_the_unclamped_posterior(a, b, on):
     assert bool((gamma < 0.5).all()) is on
 
 
-def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_path, monkeypatch):
-    """MAT-VAE's MMD treats a batch as a sample of q(z): its batches must spread over sentence
-    lengths like the corpus; per-sentence models keep the length buckets."""
+def test_every_vae_trains_on_random_batches(tmp_path, monkeypatch):
+    """The authors' batch order: the corpus shuffled each epoch, so each batch spreads over
+    sentence lengths like the corpus (MAT-VAE's MMD needs it; length buckets trained HSVAE's
+    reconstruction worse than the authors' code)."""
     import numpy as np
     import yaml
 
@@ -252,8 +253,8 @@ def test_mat_vae_trains_on_random_batches_and_the_others_on_length_buckets(tmp_p
         except StopIteration:
             pass
     corpus = lengths.std()
-    assert spread["mat_vae"] > 0.7 * corpus  # random batches: close to the corpus's spread
-    assert spread["vae"] < 0.2 * corpus and spread["hsvae"] < 0.2 * corpus  # buckets
+    for name in ("vae", "mat_vae", "hsvae"):  # random batches: close to the corpus's spread, not buckets
+        assert spread[name] > 0.7 * corpus, name
 
 
 @pytest.mark.parametrize("name", ["vae", "mat_vae", "hsvae"])

@@ -21,8 +21,6 @@ class MatVAE(VAE):
     """Mathieu et al. (2019): Gaussian posterior, spike-and-slab prior with fixed gamma;
     objective E[log p(x|z)] - psi KL(q(z|x) || p(z)) - lambda MMD(q(z), p(z))."""
 
-    batch_is_sample = True  # the MMD compares the batch's codes with prior samples
-
     def prior_z(self, device) -> SpikeAndSlab:
         zeros = torch.zeros(self.latent_dim, device=device)
         return SpikeAndSlab(zeros + self.config.gamma, zeros, zeros + 1.0, self.config.spike_scale)

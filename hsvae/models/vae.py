@@ -26,9 +26,6 @@ class VAEConfig:
 class VAE(nn.Module):
     """Gaussian posterior, N(0, I) prior, KL weighted by psi (< 1 against KL collapse)."""
 
-    # True when the loss treats a batch as a sample of the aggregate posterior q(z): such a
-    # model trains on random batches, not on length buckets.
-    batch_is_sample = False
     # True for a model with a posterior over gamma (gamma_mean_from_features): gamma maps and
     # gamma-based activity
     has_gamma = False

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from hsvae.analysis.evaluation import evaluate, posterior_means
-from hsvae.data.batching import bucketed_batches, random_batches
+from hsvae.data.batching import random_batches
 from hsvae.core.device import resolve_graphs
 from hsvae.models.registry import VAE_MODELS, build_vae
 from hsvae.models.store import save
@@ -68,11 +68,10 @@ def training_setup(cfg, train_split, vocab_size, device, dtype) -> Training:
         return train_split.batch(indices, GRAPH_LENGTH_MULTIPLE if graphs else 0).to(device)
 
     def batches(rng):
-        # A loss that treats the batch as a sample of q(z) (MAT-VAE's MMD) needs random batches;
-        # length buckets would make each batch one slice of sentence lengths.
-        if model.batch_is_sample:
-            return random_batches(len(train_split), train["batch_size"], rng)
-        return bucketed_batches(train_split.lengths, train["batch_size"], rng)
+        # The authors' order: the whole corpus shuffled each epoch. Batches of similar lengths pad
+        # less but trained HSVAE's reconstruction 3.5 nats worse after 4 epochs on DBpedia
+        # (docs/crosscheck.md), and MAT-VAE's MMD needs each batch to sample q(z) as a whole.
+        return random_batches(len(train_split), train["batch_size"], rng)
 
     return Training(model, optimizer, batches, load, graphs)
 
