@@ -54,10 +54,8 @@ def main():
                 for i in range(per_class * CLASSES):
                     writer.writerow([i % CLASSES + 1, "title", next(rows)])
         (raw / "classes.txt").write_text("\n".join(f"c{i}" for i in range(CLASSES)) + "\n")
-        from hsvae.data.corpora import CORPORA
-
         start = time.perf_counter()
-        preprocess(raw, Path(tmp) / "out", data, 0, CORPORA["dbpedia"])
+        preprocess(raw, Path(tmp) / "out", data, 0)
         results["end_to_end_sentences_per_s"] = len(pool) / (time.perf_counter() - start)
         cleaned = [clean(t) for t in pool]
         tokenizer = Tokenizer()

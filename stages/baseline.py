@@ -7,7 +7,8 @@ from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype
 from hsvae.pipeline.stage import (DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config,
                                   write_record)
-from hsvae.training.classify import BASELINES
+from hsvae.models.registry import BASELINES
+from hsvae.training.classify import TRAIN_BASELINE
 
 
 def main():
@@ -18,7 +19,7 @@ def main():
     splits = load_splits(DATA)
     out = Path("reports/classify") / name
     with write_classification(out, splits, DATA) as (live, record):
-        record(BASELINES[name](cfg, splits, vocabulary_size(DATA), device, dtype, live))
+        record(TRAIN_BASELINE[BASELINES[name].encoder](cfg, splits, vocabulary_size(DATA), device, dtype, live))
     write_record(out, made_from(cfg, DATA))
 
 

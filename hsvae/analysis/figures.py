@@ -6,15 +6,12 @@ import json
 import textwrap
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl  # noqa: E402
-from hsvae.core.errors import read_json, reading  # noqa: E402
+from hsvae.analysis.metrics import class_word_distributions, mean_off_diagonal, pairwise_kl
+from hsvae.core.errors import read_json, reading
 
 SUMMARY_KEYS = ("accuracy", "ah_sample", "ah_mean", "ah_slab_mean", "rec", "kl_z", "kl_gamma", "mmd")
 GAMMA_OFF = 0.5  # §4.4: a sentence's dimension is off (spike) when its mean gamma is at least this
@@ -81,7 +78,8 @@ def heat_map(matrix, path, title, xlabel, ylabel, rows, cols, colour_label, vmin
     scale spans the off-diagonal values."""
     shown = np.ma.masked_where(np.eye(*matrix.shape, dtype=bool), matrix) if mask_diagonal else matrix
     width = min(MAX_WIDTH, max(8.0, 0.25 * matrix.shape[1] + 4))
-    fig, ax = plt.subplots(figsize=(width, max(4, 0.35 * matrix.shape[0] + 2.5)))
+    fig = Figure(figsize=(width, max(4, 0.35 * matrix.shape[0] + 2.5)))
+    ax = fig.subplots()
     image = ax.imshow(shown, aspect="auto", cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xticks(range(len(cols)), cols, fontsize=7, rotation=90)
@@ -90,7 +88,6 @@ def heat_map(matrix, path, title, xlabel, ylabel, rows, cols, colour_label, vmin
     fig.colorbar(image, ax=ax, label=colour_label)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return fig
 
 
@@ -101,7 +98,8 @@ def figure_accuracy_sparsity(summary: dict, path, caption: str, classes: int):
     names = list(summary)
     x = np.arange(len(names))
     labels = [display_name(n) for n in names]
-    fig, (ax, rec_ax) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.6), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig = Figure(figsize=(MAX_WIDTH, 4.6))
+    ax, rec_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
     for offset, key, label, colour in ((-0.2, "accuracy", "test accuracy", "tab:blue"),
                                        (0.2, "ah_sample", "Average Hoyer (samples)", "tab:orange")):
         shown = [(i, summary[n][key]) for i, n in enumerate(names) if summary[n].get(key) is not None]
@@ -121,7 +119,6 @@ def figure_accuracy_sparsity(summary: dict, path, caption: str, classes: int):
                  fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
     return fig
 
 
@@ -167,7 +164,8 @@ def write_curves(reports: Path, names, out: Path):
 
 def figure_hoyer_over_training(pretrain_dir: Path, names, path, caption: str):
     """Fig. 3: validation Average Hoyer per epoch, on samples and on posterior means (one run)."""
-    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.2), sharey=True)
+    fig = Figure(figsize=(MAX_WIDTH, 4.2))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, metric in zip(axes, ("ah_sample", "ah_mean")):
         for name in names:
             tsv = pretrain_dir / name / "plots" / "metrics" / "valid" / f"{metric}.tsv"
@@ -184,7 +182,6 @@ def figure_hoyer_over_training(pretrain_dir: Path, names, path, caption: str):
     fig.suptitle(_title(f"Fig. 3: Average Hoyer over training (one run)\n{caption}", MAX_WIDTH), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
-    plt.close(fig)
 
 
 def class_kl(split, classes: int, vocab_size: int) -> np.ndarray:

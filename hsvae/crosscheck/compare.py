@@ -57,11 +57,12 @@ def verdict(rows: list):
 
 def figure(results: dict, model: str, path, title: str):
     """One panel per term: the authors' seeds as a band (min to max) with their mean, ours the same."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     terms = TERMS[model]
-    fig, axes = plt.subplots(1, len(terms), figsize=(3.2 * len(terms), 3.0), constrained_layout=True)
+    fig = Figure(figsize=(3.2 * len(terms), 3.0), constrained_layout=True)
+    axes = fig.subplots(1, len(terms))
     for ax, term in zip(axes, terms):
         for implementation, colour, label in (("authors", "#444444", "the authors' code (TF)"),
                                               ("ours", "#d62728", "this repository")):
@@ -78,7 +79,6 @@ def figure(results: dict, model: str, path, title: str):
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def markdown(results: dict) -> str:

@@ -8,6 +8,7 @@ After the download stage, `data/raw` holds one of two layouts:
 """
 import csv
 import sys
+from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,11 +24,55 @@ ZHANG_URL = "https://s3.amazonaws.com/fast-ai-nlp/{archive}.tgz"
 SPLITS = ("train", "valid", "test")
 SPLIT_FILES = tuple(f"{s}{suffix}" for s in SPLITS for suffix in (".txt", "_class_label.txt"))
 
-csv.field_size_limit(sys.maxsize)
+
+class Corpus(ABC):
+    """A kind of corpus: where its files come from (`fill` writes them into data/raw, `check`
+    refuses a missing or wrong source before any stage runs) and how they read (`layout`;
+    `user_text`: lines cleaned and length-limited as raw text are; `source`: the folder errors
+    name, the user's own where the files are copies)."""
+    layout = "split"
+    user_text = False
+
+    @abstractmethod
+    def fill(self, data: dict, seed: int, raw: Path, cache: Path, url_base: dict):
+        """Write the corpus's raw files into the folder `raw` (downloads through `cache`)."""
+
+    def check(self, data: dict):
+        """What this machine must hold for the corpus (nothing to check by default)."""
+
+    def source(self, raw: Path, data: dict) -> Path:
+        return raw
+
+
+class Synthetic(Corpus):
+    """The embedded corpus (`data.synthetic`), written as Zhang-style CSVs: no network."""
+    layout, text_column = "csv", 1
+
+    def fill(self, data, seed, raw, cache, url_base):
+        write_synthetic(data, seed, raw)
+
+
+class Local(Corpus):
+    """The user's own split files in `data.local_dir` (data/local/README.md)."""
+    user_text = True
+
+    def fill(self, data, seed, raw, cache, url_base):
+        source = Path(data["local_dir"])
+        check_local_dir(source)
+        raw.mkdir(parents=True, exist_ok=True)
+        for file in SPLIT_FILES + ("vocab.txt", "classes.txt"):
+            if (source / file).is_file():
+                copy_file(source / file, raw / file)
+
+    def check(self, data):
+        check_local_dir(Path(data["local_dir"]))
+
+    def source(self, raw, data):
+        return Path(data["local_dir"])
 
 
 @dataclass(frozen=True)
-class CsvCorpus:
+class CsvCorpus(Corpus):
     """A Zhang et al. (2015) archive; `text_column` is the column the paper's sentences come from."""
     archive: str
     text_column: int
@@ -35,17 +80,51 @@ class CsvCorpus:
     rows: dict
     layout: str = "csv"
 
+    def fill(self, data, seed, raw, cache, url_base):
+        archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=self.archive), cache / f"{self.archive}.tgz",
+                        verify=check_archive)
+        extracted = extract_tar(archive, cache / self.archive)
+        raw.mkdir(parents=True, exist_ok=True)
+        for file in ("train.csv", "test.csv", "classes.txt"):
+            source = extracted / self.archive / file
+            if source.exists():
+                copy_file(source, raw / file)
+        verify_counts(raw, self, archive)
+
 
 @dataclass(frozen=True)
-class SplitCorpus:
-    """The paper authors' preprocessed splits, each file checked against its git blob id.
-    `resplit`: only their validation and test splits are used (see released_splits);
-    `class_names`: the names of their 0-based labels, where known."""
+class SplitCorpus(Corpus):
+    """The paper authors' preprocessed splits, each file checked against its git blob id, from
+    their repository or from `data.source_dir`. `resplit`: only their validation and test
+    splits are used (see released_splits); `class_names`: the names of their 0-based labels,
+    where known."""
     folder: str
     blob_ids: dict = field(default_factory=dict)
     layout: str = "split"
     resplit: bool = False
     class_names: tuple = ()
+
+    def fill(self, data, seed, raw, cache, url_base):
+        if data["source_dir"]:  # offline: the user's copy of the files, verified as a download is
+            source = Path(data["source_dir"])
+            check_source_dir(source, self)
+            files = {file: source / file for file in self.blob_ids}
+        else:
+            pattern = url_base.get("authors", AUTHORS_URL)
+            files = {file: fetch(pattern.format(folder=self.folder, file=file), cache / self.folder / file, blob_id)
+                     for file, blob_id in self.blob_ids.items()}
+        raw.mkdir(parents=True, exist_ok=True)
+        if self.resplit:
+            released_splits(files, raw)
+        else:
+            for file, path in files.items():
+                copy_file(path, raw / file)
+        if self.class_names:
+            (raw / "classes.txt").write_text("\n".join(self.class_names) + "\n")
+
+    def check(self, data):
+        if data["source_dir"]:
+            check_source_dir(Path(data["source_dir"]), self)
 
 
 # The authors' DBpedia labels number Zhang et al.'s (2015) classes in their order (a sentence
@@ -55,8 +134,8 @@ DBPEDIA_CLASSES = ("Company", "EducationalInstitution", "Artist", "Athlete", "Of
 
 
 CORPORA = {
-    "synthetic": None,
-    "local": None,
+    "synthetic": Synthetic(),
+    "local": Local(),
     "dbpedia": CsvCorpus("dbpedia_csv", text_column=2, classes=14, rows={"train": 560_000, "test": 70_000}),
     "yahoo": CsvCorpus("yahoo_answers_csv", text_column=1, classes=10, rows={"train": 1_400_000, "test": 60_000}),
     "yelp": CsvCorpus("yelp_review_full_csv", text_column=1, classes=5, rows={"train": 650_000, "test": 50_000}),
@@ -89,49 +168,11 @@ CORPORA = {
 }
 
 
-def layout(name: str) -> str:
-    return "csv" if name == "synthetic" else "split" if name == "local" else CORPORA[name].layout
-
-
 def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | None = None):
     """Fill the folder `raw` for the corpus `data["corpus"]`. Downloads go through `cache`
     (kept between runs, so an interrupted download resumes). `url_base` overrides the
     public URLs (tests serve files on 127.0.0.1)."""
-    name = data["corpus"]
-    url_base = url_base or {}
-    if name == "synthetic":
-        write_synthetic(data, seed, raw)
-    elif name == "local":
-        copy_local(Path(data["local_dir"]), raw)
-    elif isinstance(CORPORA[name], SplitCorpus):
-        spec = CORPORA[name]
-        pattern = url_base.get("authors", AUTHORS_URL)
-        if data["source_dir"]:  # offline: the user's copy of the files, verified as a download is
-            source = Path(data["source_dir"])
-            check_source_dir(source, spec)
-            files = {file: source / file for file in spec.blob_ids}
-        else:
-            files = {file: fetch(pattern.format(folder=spec.folder, file=file), cache / spec.folder / file, blob_id)
-                     for file, blob_id in spec.blob_ids.items()}
-        raw.mkdir(parents=True, exist_ok=True)
-        if spec.resplit:
-            released_splits(files, raw)
-        else:
-            for file, path in files.items():
-                copy_file(path, raw / file)
-        if spec.class_names:
-            (raw / "classes.txt").write_text("\n".join(spec.class_names) + "\n")
-    else:
-        spec = CORPORA[name]
-        archive = fetch(url_base.get("zhang", ZHANG_URL).format(archive=spec.archive), cache / f"{spec.archive}.tgz",
-                        verify=check_archive)
-        extracted = extract_tar(archive, cache / spec.archive)
-        raw.mkdir(parents=True, exist_ok=True)
-        for file in ("train.csv", "test.csv", "classes.txt"):
-            source = extracted / spec.archive / file
-            if source.exists():
-                copy_file(source, raw / file)
-        verify_counts(raw, spec, archive)
+    CORPORA[data["corpus"]].fill(data, seed, raw, cache, url_base or {})
 
 
 def check_source_dir(source: Path, spec: SplitCorpus):
@@ -178,8 +219,8 @@ def released_splits(files: dict, raw: Path):
 def verify_counts(raw: Path, spec: CsvCorpus, archive: Path):
     """No checksums are published for the Zhang archives: check rows and classes instead."""
     for split, expected in spec.rows.items():
-        counts = Counter(row[0] for row in csv.reader(open(raw / f"{split}.csv", newline="", encoding="utf-8",
-                                                            errors="replace")) if row)
+        with open(raw / f"{split}.csv", newline="", encoding="utf-8", errors="replace") as f:
+            counts = Counter(row[0] for row in csv_rows(f) if row)
         rows = sum(counts.values())
         if rows != expected or len(counts) != spec.classes:
             raise DownloadError(
@@ -218,12 +259,11 @@ def check_local_dir(source: Path):
         )
 
 
-def copy_local(source: Path, raw: Path):
-    check_local_dir(source)
-    raw.mkdir(parents=True, exist_ok=True)
-    for file in SPLIT_FILES + ("vocab.txt", "classes.txt"):
-        if (source / file).is_file():
-            copy_file(source / file, raw / file)
+def csv_rows(f):
+    """A CSV file's rows; Zhang's archives hold texts longer than the csv module's default field
+    limit (131,072 characters), which is raised here, where CSV is read, not on import."""
+    csv.field_size_limit(sys.maxsize)
+    return csv.reader(f)
 
 
 def read_csv(path: Path, text_column: int, classes: int, dropped: Counter):
@@ -231,7 +271,7 @@ def read_csv(path: Path, text_column: int, classes: int, dropped: Counter):
     not an integer in 1..classes or an empty text are counted in `dropped` and skipped.
     Undecodable bytes become U+FFFD, which cleaning removes with the other non-ASCII."""
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        for row in csv.reader(f):
+        for row in csv_rows(f):
             if len(row) <= text_column:
                 dropped["missing_field"] += 1
                 continue

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hsvae.data.corpora import CORPORA, SPLITS, layout, read_csv, read_lines, read_split
+from hsvae.data.corpora import CORPORA, SPLITS, read_csv, read_lines, read_split
 from hsvae.core.errors import InputError
 from hsvae.data.vocabulary import SPECIALS, UNK, UNK_MARKERS, Vocabulary
 
@@ -170,26 +170,21 @@ def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int,
     return splits
 
 
-def source_folder(raw: Path, data: dict) -> Path:
-    """Where the user's files of `raw` come from: data.local_dir for a local corpus (errors
-    name the file the user edits, not the pipeline's copy)."""
-    return Path(data["local_dir"]) if data["corpus"] == "local" else raw
-
-
 def read_presplit(raw: Path, data: dict, dropped: Counter):
     """Authors' or local splits: lines are already tokenised (split on white space). The
     authors' splits are kept as released; a `local` corpus gets the rules of the raw corpora:
     non-ASCII characters removed, then empty sentences and sentences outside
     [min_length, max_length] tokens dropped (counted in `dropped`). Every class must appear in
     every split, and there must be at least 2."""
+    kind = CORPORA[data["corpus"]]
     named = raw / "classes.txt"
-    shown = source_folder(raw, data)
+    shown = kind.source(raw, data)
     classes = len(read_lines(named, shown=shown / named.name)) if named.exists() else None
     splits = {split: read_split(raw, split, classes, shown) for split in SPLITS}
     if classes is None:
         classes = 1 + max((max(labels) for _, labels in splits.values() if labels), default=-1)
     for split, (sentences, labels) in splits.items():
-        if data["corpus"] == "local":
+        if kind.user_text:
             kept = []
             for sentence, label in zip(sentences, labels):
                 tokens = sentence.encode("ascii", errors="ignore").decode().split()
@@ -205,7 +200,7 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
         missing = sorted(set(range(classes)) - set(labels))
         if missing:
             raise InputError(f"{shown / f'{split}_class_label.txt'}: no sentence of class {missing[0]} "
-                             f"(of {classes}) in the {split} split{' after the length limits' if data['corpus'] == 'local' else ''}")
+                             f"(of {classes}) in the {split} split{' after the length limits' if kind.user_text else ''}")
         splits[split] = (sentences, labels)
     if classes < 2:
         raise InputError(f"{shown / 'train_class_label.txt'}: {classes} class; a classification corpus needs at least 2")
@@ -216,16 +211,15 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int):
     """Write out/{split}.npz (tokens, offsets, labels), out/{split}.txt, out/vocab.txt,
     out/classes.txt; return the statistics of the paper's Table 2."""
     stats = {"dropped": Counter()}
-    if layout(data["corpus"]) == "csv":
-        spec = CORPORA[data["corpus"]]  # None: the synthetic corpus
+    kind = CORPORA[data["corpus"]]
+    if kind.layout == "csv":
         classes = len((raw / "classes.txt").read_text().split())
-        text_column = 1 if spec is None else spec.text_column
-        splits = sample_csv(raw, data, seed, text_column, classes, stats)
+        splits = sample_csv(raw, data, seed, kind.text_column, classes, stats)
     else:
         splits, classes = read_presplit(raw, data, stats["dropped"])
     train_tokens = all_tokens(splits["train"][0])
     if (raw / "vocab.txt").exists():
-        listed = [w for w in read_vocab_file(raw / "vocab.txt", source_folder(raw, data) / "vocab.txt")
+        listed = [w for w in read_vocab_file(raw / "vocab.txt", kind.source(raw, data) / "vocab.txt")
                   if w not in UNK_MARKERS]
         vocab = Vocabulary(listed[: data["vocab_size"]])
     else:
@@ -246,7 +240,7 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int):
         (out / f"{split}.txt").write_text("\n".join(sentences) + "\n", encoding="utf-8")
         unk_rate = float((ids == UNK).sum() / max(lengths.sum(), 1))
         if unk_rate > MAX_UNK_RATE:
-            shown = source_folder(raw, data) if layout(data["corpus"]) != "csv" else raw
+            shown = kind.source(raw, data)
             raise InputError(f"{shown / f'{split}.txt'}: {unk_rate:.0%} of its words are not in the vocabulary "
                              f"(more than {MAX_UNK_RATE:.0%}); check vocab.txt (one word per line) or data.vocab_size")
         summary["splits"][split] = {

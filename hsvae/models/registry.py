@@ -35,6 +35,24 @@ VAE_MODELS = {
 }
 
 
+@dataclass(frozen=True)
+class BaselineSpec:
+    """A supervised baseline (`baselines:`): the encoder it classifies with."""
+    encoder: str  # gru: a GRU encoder trained with its head; bert: a frozen BERT under the head
+
+
+BASELINES = {
+    "classifier": BaselineSpec("gru"),
+    "bert": BaselineSpec("bert"),
+}
+
+
+def encoders_in_use(params: dict) -> set:
+    """The encoder kinds the params' models and baselines use (gru, bert)."""
+    return ({VAE_MODELS[m].encoder for m in params["models"]}
+            | {BASELINES[b].encoder for b in params["baselines"]})
+
+
 def build_vae(name: str, vocab_size: int, arch: dict, hparams: dict, ce_chunk: int = 0) -> VAE:
     """A VAE from its name, the `arch` params section and its own params section."""
     spec = VAE_MODELS[name]

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 from torch.overrides import TorchFunctionMode
 
-from hsvae.data.corpora import CORPORA, SplitCorpus, check_local_dir, check_source_dir
+from hsvae.data.corpora import CORPORA
 from hsvae.core.device import resolve_device, resolve_graphs, resolve_precision
 from hsvae.core.errors import InputError
-from hsvae.models.registry import VAE_MODELS, build_vae
+from hsvae.models.registry import VAE_MODELS, build_vae, encoders_in_use
 
 # Bytes per trained parameter: fp32 weight, gradient and Adam's two moments.
 BYTES_PER_PARAMETER = 16
@@ -52,8 +52,7 @@ def device_memory(device: torch.device) -> int:
 
 
 def check_memory(params: dict, device: torch.device):
-    uses_gru = any(VAE_MODELS[m].encoder == "gru" for m in params["models"]) or "classifier" in params["baselines"]
-    if not uses_gru:
+    if "gru" not in encoders_in_use(params):
         return
     needed = largest_gru_vae(params) * BYTES_PER_PARAMETER
     needed += activation_bytes(params["arch"], params["train"], params["data"])
@@ -69,9 +68,8 @@ def check_memory(params: dict, device: torch.device):
 def check_bert(params: dict):
     """A BERT encoder or baseline in use loads from a local folder, the Hugging Face cache or
     the hub; offline, a model in none of them would fail only inside its stage."""
-    in_use = any(VAE_MODELS[m].encoder == "bert" for m in params["models"]) or "bert" in params["baselines"]
     name = params["arch"]["bert"]
-    if not in_use or Path(name).is_dir():
+    if "bert" not in encoders_in_use(params) or Path(name).is_dir():
         return
     from huggingface_hub import try_to_load_from_cache
 
@@ -102,8 +100,4 @@ def check_machine(params: dict):
     resolve_graphs(train["cuda_graphs"], device, "gru", dtype)
     check_memory(params, device)
     check_bert(params)
-    data = params["data"]
-    if data["corpus"] == "local":
-        check_local_dir(Path(data["local_dir"]))
-    if isinstance(CORPORA[data["corpus"]], SplitCorpus) and data["source_dir"]:
-        check_source_dir(Path(data["source_dir"]), CORPORA[data["corpus"]])
+    CORPORA[params["data"]["corpus"]].check(params["data"])

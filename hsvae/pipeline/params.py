@@ -11,11 +11,9 @@ import yaml
 
 from hsvae.core.config import ParamError, number_rule, pair_rule, schema_of
 from hsvae.data.corpora import CORPORA
-from hsvae.models.registry import VAE_MODELS
+from hsvae.models.registry import BASELINES, VAE_MODELS
 
 __all__ = ["ParamError", "load", "read_yaml", "validate", "compose"]
-
-BASELINES = ("classifier", "bert")
 
 
 def _choice(*allowed):

@@ -9,20 +9,18 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from hsvae.analysis.figures import SUMMARY_KEYS, display_name  # noqa: E402
-from hsvae.core.atomic import atomic_path  # noqa: E402
-from hsvae.models.registry import VAE_MODELS  # noqa: E402
-from hsvae.pipeline.params import load  # noqa: E402
-from hsvae.studies.grid import STUDIES, load_studies, study_points  # noqa: E402
-from hsvae.studies.run import StudyError, counted, experiment_ref, study_runs  # noqa: E402
+from hsvae.analysis.figures import SUMMARY_KEYS, display_name
+from hsvae.core.atomic import atomic_path
+from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline.params import load
+from hsvae.studies.grid import STUDIES, load_studies, study_points
+from hsvae.studies.run import StudyError, counted, experiment_ref, study_runs
 
 CORPUS_KEYS = ("class_kl_mean",)
 # What a study's captions say of its runs, read from the params its experiments recorded
@@ -209,7 +207,8 @@ def figure_stability(runs, keys, out: Path, show, caption):
     in the prior's order."""
     models = [m for m in ("mat_vae", "hsvae") if m in set(runs["model"])]
     n = _replicates(runs, keys)
-    fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.8 * len(models)), squeeze=False, sharey=True)
+    fig = Figure(figsize=(11, 3.8 * len(models)))
+    axes = fig.subplots(len(models), 2, squeeze=False, sharey=True)
     rows = []  # the bands' data, for `dvc plots show` (curves.csv)
     for column, (metric, what) in enumerate((("ah_sample", "samples of z"), ("ah_mean", "posterior means"))):
         found = curves(runs, metric, show)
@@ -217,7 +216,7 @@ def figure_stability(runs, keys, out: Path, show, caption):
             ax = axes[row][column]
             part = runs[runs["model"] == model]
             settings = _settings_in_order(part, _varied(part, keys))
-            colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(settings)))
+            colours = colormaps["viridis"](np.linspace(0.0, 0.85, len(settings)))
             for colour, (setting, group) in zip(colours, settings):
                 series = [found[e, model] for e in group["experiment"] if (e, model) in found]
                 if not series:
@@ -238,10 +237,10 @@ def figure_stability(runs, keys, out: Path, show, caption):
     fig.suptitle(f"Fig. 3 over replicates — {caption}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "hoyer_epochs.png", dpi=100)
-    plt.close(fig)
     pd.DataFrame(rows).to_csv(out / "curves.csv", index=False)
 
-    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.2), squeeze=False, sharey=True)
+    fig = Figure(figsize=(5.5 * len(models), 4.2))
+    axes = fig.subplots(1, len(models), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models):
         part = runs[runs["model"] == model].copy()
         if model == "hsvae":
@@ -268,7 +267,6 @@ def figure_stability(runs, keys, out: Path, show, caption):
     fig.suptitle(caption, fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "hoyer_prior.png", dpi=100)
-    plt.close(fig)
     return [("Average Hoyer over training (mean ± std)", "hoyer_epochs.png"),
             ("Final Average Hoyer against the prior", "hoyer_prior.png")]
 
@@ -294,7 +292,8 @@ def figure_fig2(runs, keys, out: Path, show, caption):
     sparse run beside the dense VAE of closest reconstruction."""
     coded = runs[runs["ah_sample"].notna()]
     n = _replicates(coded, keys)
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
     markers = dict(zip(VAE_MODELS, "osD^v<>"))
     scatter = None
     for model, part in coded.groupby("model"):
@@ -320,12 +319,12 @@ def figure_fig2(runs, keys, out: Path, show, caption):
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "accuracy_hoyer.png", dpi=100)
-    plt.close(fig)
     matched = matched_reconstruction(runs)
     matched.to_csv(out / "matched.csv", index=False)
     figures = [("Accuracy against Average Hoyer, reconstruction as colour", "accuracy_hoyer.png")]
     if not matched.empty:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+        fig = Figure(figsize=(11, 4))
+        axes = fig.subplots(1, 2)
         x = np.arange(len(matched))
         labels = [f"{display_name(m)} (rec {r:.1f})\nvs VAE ψ={p:g} (rec {vr:.1f})" for m, r, p, vr in
                   zip(matched["sparse_model"], matched["sparse_rec"], matched["vae_psi"], matched["vae_rec"])]
@@ -342,7 +341,6 @@ def figure_fig2(runs, keys, out: Path, show, caption):
                      f"{caption}", fontsize=9)
         fig.tight_layout()
         fig.savefig(out / "matched.png", dpi=100)
-        plt.close(fig)
         figures.append(("At matched reconstruction", "matched.png"))
     return figures + one_run_figures(runs, show, out)
 
@@ -367,7 +365,8 @@ def one_run_figures(runs, show, out: Path) -> list:
 def figure_signal(runs, keys, out: Path, show, caption):
     """§4.4.1 over replicates: class KL, gamma separation and accuracy against the signal."""
     key, n = "data.synthetic.signal", _replicates(runs, keys)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig = Figure(figsize=(15, 4.4))
+    axes = fig.subplots(1, 3)
     corpus = runs.drop_duplicates("experiment").groupby(key)["class_kl_mean"].agg(["mean", "std"])
     axes[0].errorbar(corpus.index, corpus["mean"], yerr=corpus["std"].fillna(0), marker="o", capsize=4)
     axes[0].set(xlabel="signal (share of content words from the class's topic)",
@@ -390,7 +389,6 @@ def figure_signal(runs, keys, out: Path, show, caption):
     fig.suptitle(f"Signal study over replicates — {caption}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "signal.png", dpi=100)
-    plt.close(fig)
     return [("Class KL, γ separation and accuracy against the signal", "signal.png")]
 
 

@@ -111,5 +111,6 @@ def _frozen_bert(cfg, splits, vocab_size, device, dtype, live):
                            cfg["train"]["seed"], cfg["train"]["eval_batch_size"], device, live)
 
 
-# baseline name -> how it is trained: (stage config, splits, vocab_size, device, dtype, live) -> predictions
-BASELINES = {"classifier": _simple_classifier, "bert": _frozen_bert}
+# a baseline's encoder (models/registry.py BASELINES) -> how it is trained:
+# (stage config, splits, vocab_size, device, dtype, live) -> predictions
+TRAIN_BASELINE = {"gru": _simple_classifier, "bert": _frozen_bert}
