@@ -8,7 +8,7 @@ from tests.imports import ROOT, imported_modules
 LAYERS = [
     {"hsvae", "hsvae.core.errors", "hsvae.core.atomic", "hsvae.core.config", "hsvae.core.device"},
     {"hsvae.data"}, {"hsvae.models"}, {"hsvae.analysis"}, {"hsvae.training"}, {"hsvae.pipeline"},
-    {"hsvae.studies", "hsvae.encode"}, {"hsvae.cli", "hsvae.__main__"},
+    {"hsvae.studies", "hsvae.encode", "hsvae.crosscheck", "hsvae.findings"}, {"hsvae.cli", "hsvae.__main__"},
 ]
 
 

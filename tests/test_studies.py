@@ -16,9 +16,10 @@ import pandas as pd
 import pytest
 
 from hsvae.pipeline.params import validate
-from hsvae.studies.report import matched_reconstruction, summary_table, time_span
-from hsvae.studies.grid import load_studies
-from hsvae.studies.run import clones_folder, format_value, study_runs
+from hsvae.studies.runs import StudyRuns, time_span
+from hsvae.studies.stats import matched_reconstruction, summary_table
+from hsvae.studies.grid import check_studies, load_studies
+from hsvae.studies.run import StudyError, clones_folder, format_value, study_runs
 from tests.pipeline_utils import ROOT, run, tiny_repo
 from tests.test_reliability import default_params
 
@@ -33,7 +34,7 @@ def test_a_study_is_its_settings_times_its_replicates():
     assert len({name for name, _ in runs}) == len(runs)  # one experiment name per run
     assert runs == study_runs(studies, "stability")  # names are stable: a killed study resumes
     first = runs[0][1]
-    assert first == ["models=[hsvae]", "model.alpha=1.0", "model.beta=4.0", "train.seed=0"]
+    assert first == ["models=[hsvae]", "baselines=[]", "model.alpha=1.0", "model.beta=4.0", "train.seed=0"]
     # replicate by replicate: seed 0 of every setting first, so a stopped study stays balanced
     assert [o[-1] for _, o in runs[:8]] == ["train.seed=0"] * 8 and runs[8][1][-1] == "train.seed=1"
     signal_runs = study_runs(studies, "signal", extra=["preset=paper"])
@@ -47,7 +48,7 @@ def test_summary_means_and_stds_are_those_of_the_replicates():
     runs = pd.DataFrame({"model.alpha": [1.0, 1.0, 1.0, 8.0, 8.0], "model": ["hsvae"] * 5,
                          "experiment": list("abcde"), "replicate": [0, 1, 2, 0, 1],
                          "accuracy": [0.5, 0.7, 0.6, 0.2, 0.3], "ah_sample": [0.3, 0.35, 0.4, 0.6, 0.8]})
-    summary = summary_table(runs, ["model.alpha"]).set_index("model.alpha")
+    summary = summary_table(StudyRuns(runs, ["model.alpha"])).set_index("model.alpha")
     for alpha, rows in ((1.0, slice(0, 3)), (8.0, slice(3, 5))):
         for metric in ("accuracy", "ah_sample"):
             values = runs[metric][rows].tolist()
@@ -102,9 +103,9 @@ def test_the_stability_figures_are_the_mean_and_std_of_the_replicates(tmp_path):
                 files[experiment, f"reports/pretrain/{model}/plots/metrics/valid/{metric}.tsv"] = (
                     f"step\t{metric}\n" + "".join(f"{e}\t{v * scale}\n" for e, v in enumerate(curve)))
     runs = pd.DataFrame(rows)
-    from hsvae.studies.report import figure_stability
+    from hsvae.studies.figures import figure_hoyer
 
-    figures = figure_stability(runs, STABILITY_KEYS, tmp_path, experiment_files(files), "a caption")
+    figures = figure_hoyer(StudyRuns(runs, STABILITY_KEYS, show=experiment_files(files)), tmp_path, "a caption")
     assert [file for _, file in figures] == ["hoyer_epochs.png", "hoyer_prior.png"]
     assert all((tmp_path / file).read_bytes().startswith(b"\x89PNG") for _, file in figures)
     bands = pd.read_csv(tmp_path / "curves.csv")
@@ -130,12 +131,12 @@ def test_the_fig2_report_shows_the_first_hsvae_runs_class_figures_as_it_drew_the
                          "replicate": [0, 0, 0, 0], "model": ["vae", "hsvae", "classifier", "vae"],
                          "rec": [30.0, 31.0, None, 40.0], "accuracy": [0.8, 0.7, 0.95, 0.6],
                          "ah_sample": [0.24, 0.45, None, 0.23]})
-    runs.attrs["stats"] = {"classes": 4}
     files = {("e1", "reports/figures/fig4_gamma_class_hsvae.png"): b"\x89PNG fig4 of e1",
              ("e1", "reports/figures/fig5_class_kl.png"): b"\x89PNG fig5 of e1"}
-    from hsvae.studies.report import figure_fig2
+    from hsvae.studies.figures import figure_accuracy_hoyer
 
-    figures = figure_fig2(runs, ["vae.psi"], tmp_path, experiment_files(files), "a caption")
+    figures = figure_accuracy_hoyer(StudyRuns(runs, ["vae.psi"], stats={"classes": 4}, show=experiment_files(files)),
+                                    tmp_path, "a caption")
     assert [file for _, file in figures] == ["accuracy_hoyer.png", "matched.png", "fig4_gamma_class_hsvae.png",
                                              "fig5_class_kl.png"]
     assert (tmp_path / "fig4_gamma_class_hsvae.png").read_bytes() == b"\x89PNG fig4 of e1"
@@ -144,10 +145,26 @@ def test_the_fig2_report_shows_the_first_hsvae_runs_class_figures_as_it_drew_the
     assert matched[["sparse_model", "vae_psi", "vae_rec"]].values.tolist() == [["hsvae", 0.1, 30.0]]
 
 
+def test_a_study_names_its_figures_and_an_unknown_one_is_refused():
+    from hsvae.core.config import ParamError
+    from hsvae.studies.report import figure_kinds
+
+    params = validate(default_params())
+    studies = load_studies(params, ROOT / "conf/studies.yaml")
+    assert {n: figure_kinds(s, n) for n, s in studies.items()} == {
+        "stability": ["hoyer"], "signal": ["signal"], "fig2": ["accuracy_hoyer"], "epochs": ["epochs"]}
+    with pytest.raises(StudyError, match=r"conf/studies.yaml: renamed.figures: unknown figure 'fig3'; expected any of "
+                                         r"hoyer, accuracy_hoyer, signal, epochs"):
+        figure_kinds({**studies["stability"], "figures": ["fig3"]}, "renamed")
+    bad = {"tiny": {**TINY_STUDY, "figures": "hoyer"}}
+    with pytest.raises(ParamError, match="tiny.figures: expected a list of figure kinds"):
+        check_studies(bad, params)
+
+
 TINY_STUDY = {"replicates": 2, "groups": [{"set": {"models": ["hsvae"]},
                                            "points": [{"model.alpha": 1.0}, {"model.alpha": 8.0}]}]}
-# one HSVAE prior, two replicate seeds: a study named stability draws Fig. 3 over replicates
-REPLICATED = {"replicates": 2, "groups": [{"set": {"models": ["hsvae"]},
+# one HSVAE prior, two replicate seeds, Fig. 3 over replicates declared
+REPLICATED = {"replicates": 2, "figures": ["hoyer"], "groups": [{"set": {"models": ["hsvae"]},
                                            "points": [{"model.alpha": 1.0, "model.beta": 1.0}]}]}
 
 
@@ -207,19 +224,19 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     (--jobs): runs that landed are not run again; a Ray run whose experiment was removed is
     made again without Ray with the params and metrics Ray's recorded, to the last digit.
     The report sums the replicates; a removed run is named, and the report refused."""
-    repo = study_repo(tmp_path, {"stability": REPLICATED})
+    repo = study_repo(tmp_path, {"prior": REPLICATED})  # any name: the study declares its figures
     env, ray_dir = ray_env(tmp_path)
     with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
         readme.write("a local edit\n")
     # one run at a time (1.5 of Ray's 2 CPUs per run: one thread, which spins less on a machine the
     # other test worker keeps busy), killed once the first has landed
     extra = ["-S", "train.epochs=2"]  # the workspace's params say 1 epoch: captions must say 2
-    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "stability", *extra, "--cpus-per-run", "1.5"], cwd=repo, env=env,
+    proc = subprocess.Popen([HSVAE_BIN, "study", "run", "prior", *extra, "--cpus-per-run", "1.5"], cwd=repo, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not experiment_refs(repo) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.5)
-    clones = clones_folder("stability", repo)
+    clones = clones_folder("prior", repo)
     assert any(clones.iterdir()), "the second run is training in its clone"
     proc.send_signal(signal.SIGKILL)  # the driver alone, as `kill -9 PID` does
     proc.wait()
@@ -236,9 +253,9 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     removed = sorted(first)[0]
     run(["dvc", "exp", "remove", removed], repo)
 
-    out = subprocess.run([HSVAE_BIN, "study", "run", "stability", *extra, "--jobs", "1", "--cpus-per-run", "1.5"],
+    out = subprocess.run([HSVAE_BIN, "study", "run", "prior", *extra, "--jobs", "1", "--cpus-per-run", "1.5"],
                          cwd=repo, env=env, capture_output=True, text=True, check=True).stdout
-    again = subprocess.run([HSVAE_BIN, "study", "run", "stability", *extra, "--jobs", "1"], cwd=repo, env=env,
+    again = subprocess.run([HSVAE_BIN, "study", "run", "prior", *extra, "--jobs", "1"], cwd=repo, env=env,
                            capture_output=True, text=True, check=True).stdout
     assert f"{len(first) - 1} already done" in out and f"{3 - len(first)} to run" in out
     refs = experiment_refs(repo)
@@ -251,8 +268,8 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     assert {p["params.yaml"]["data"]["train"]["epochs"] for p, _ in recorded.values()} == {2}
     assert "2 runs, 2 already done" in again
 
-    run([HSVAE_BIN, "study", "report", "stability", *extra], repo)
-    folder = repo / "reports/studies/stability"
+    run([HSVAE_BIN, "study", "report", "prior", *extra], repo)
+    folder = repo / "reports/studies/prior"
     with open(folder / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and {r["model"] for r in rows} == {"hsvae"}
@@ -271,12 +288,12 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
 
     # a run's experiment removed: the report names it and refuses, and the stale report goes
     run(["dvc", "exp", "remove", removed], repo)
-    refused = subprocess.run([HSVAE_BIN, "study", "report", "stability", *extra], cwd=repo, env=env, capture_output=True,
+    refused = subprocess.run([HSVAE_BIN, "study", "report", "prior", *extra], cwd=repo, env=env, capture_output=True,
                              text=True)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
-    assert "study 'stability': 1 run without an experiment for commit" in refused.stderr and removed in refused.stderr
+    assert "study 'prior': 1 run without an experiment for commit" in refused.stderr and removed in refused.stderr
     assert "--allow-missing" in refused.stderr and not folder.exists()
-    run([HSVAE_BIN, "study", "report", "stability", *extra, "--allow-missing"], repo)
+    run([HSVAE_BIN, "study", "report", "prior", *extra, "--allow-missing"], repo)
     assert "; 1 experiment, finished" in (folder / "README.md").read_text()
     assert f"**Not covered** (1 run without an experiment): `{removed}`" in (folder / "README.md").read_text()
 
@@ -380,3 +397,21 @@ def test_a_study_leaves_another_checkouts_clones_of_its_name_alone(tmp_path):
         assert (other / "running-point").is_dir() and not clones_folder("bad", repo).exists()
     finally:
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_the_epochs_figure_draws_the_longest_runs_curve_and_accuracy_per_length(tmp_path):
+    from hsvae.studies.figures import figure_epochs
+
+    runs = pd.DataFrame({"experiment": ["short", "long", "short", "long"], "train.epochs": [2, 4, 2, 4],
+                         "model": ["vae", "vae", "hsvae", "hsvae"], "replicate": 0, "accuracy": [0.3, 0.5, 0.2, 0.4]})
+    files = {(e, f"reports/pretrain/{m}/plots/metrics/valid/rec.tsv"): "step\trec\n" + "".join(
+        f"{i}\t{100 - i - (m == 'vae')}\n" for i in range(n)) for e, n in (("short", 2), ("long", 4))
+        for m in ("vae", "hsvae")}
+    figures = figure_epochs(StudyRuns(runs, ["train.epochs"], show=experiment_files(files)), tmp_path, "a caption")
+    assert figures == [("Reconstruction per epoch and accuracy against training length", "epochs.png")]
+    assert (tmp_path / "epochs.png").read_bytes().startswith(b"\x89PNG")
+    rec = pd.read_csv(tmp_path / "rec_per_epoch.csv")
+    assert rec.groupby("model")["epoch"].max().to_dict() == {"hsvae": 4, "vae": 4}  # the 4-epoch runs' curves
+    assert rec[rec["model"] == "vae"]["valid_rec"].tolist() == [99, 98, 97, 96]
+    with pytest.raises(StudyError, match="figure 'epochs' draws against one setting"):
+        figure_epochs(StudyRuns(runs, ["train.epochs", "vae.psi"]), tmp_path, "a caption")

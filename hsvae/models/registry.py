@@ -35,6 +35,10 @@ VAE_MODELS = {
 }
 
 
+# The dense VAE sparse models are compared with at matched reconstruction (§4.2), over its psi
+DENSE_REFERENCE = "vae"
+
+
 @dataclass(frozen=True)
 class BaselineSpec:
     """A supervised baseline (`baselines:`): the encoder it classifies with."""

@@ -46,8 +46,12 @@ def check_studies(studies, params: dict, where_file=STUDIES):
         raise ParamError(f"{where_file}: expected named studies, got {studies!r}")
     for name, study in studies.items():
         where = f"{where_file}: {name}"
-        if not isinstance(study, dict) or set(study) != {"replicates", "groups"}:
-            raise ParamError(f"{where}: expected the keys replicates and groups")
+        if not isinstance(study, dict) or not {"replicates", "groups"} <= set(study) <= {"replicates", "groups",
+                                                                                        "figures"}:
+            raise ParamError(f"{where}: expected the keys replicates, groups and optionally figures")
+        figures = study.get("figures", [])
+        if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
+            raise ParamError(f"{where}.figures: expected a list of figure kinds (docs/studies.md)")
         number_rule(int, ge=1)(f"{where}.replicates", study["replicates"])
         if not isinstance(study["groups"], list) or not study["groups"]:
             raise ParamError(f"{where}.groups: expected a list of groups (set, grid, points)")
