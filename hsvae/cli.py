@@ -144,6 +144,52 @@ def study_report_command(args):
     return 0
 
 
+def _text_lines(path, option) -> list:
+    """A text file's lines for `hsvae explore`: refused when empty or not text."""
+    data = Path(path).read_bytes()
+    if b"\0" in data:
+        raise UsageError(f"{option} {path}: not a text file (it holds NUL bytes); expected one sentence per line")
+    lines = list(_lines(path))
+    if not any(line.strip() for line in lines):
+        raise UsageError(f"{option} {path}: no sentences; expected one sentence per line")
+    return lines
+
+
+def explore_command(args):
+    from hsvae.analysis.explore import explore, write_explorer
+    from hsvae.data.preprocess import tokenize
+
+    inputs = [("--input", args.input), ("--model", args.model)] + ([("--labels", args.labels)] if args.labels else [])
+    for option, path in inputs:
+        if not Path(path).is_file():
+            raise MissingInput(f"{option} {path}: not a file")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: a file; expected a folder for the explorer's page and data")
+    for option, path in inputs:
+        if Path(path).exists() and (out.resolve() == Path(path).resolve() or out.resolve() in Path(path).resolve().parents):
+            raise UsageError(f"--out {out}: holds {option} {path}; choose a folder of its own")
+    sentences = _text_lines(args.input, "--input")
+    labels = names = None
+    if args.labels:
+        given = _text_lines(args.labels, "--labels")
+        if len(given) != len(sentences):
+            raise UsageError(f"--labels {args.labels}: {len(given)} labels for the {len(sentences)} sentences of "
+                             f"--input {args.input}; expected one label per line, one per sentence")
+        names = sorted(set(label.strip() for label in given))
+        labels = np.array([names.index(label.strip()) for label in given])
+    encoder = load_encoder(args.model, resolve_device(args.device, "--device"))
+    texts = [" ".join(tokens) for tokens in tokenize(sentences, encoder.tokenizer)]
+    mean, gamma = encoder._encode_tokens([t.split() for t in texts])
+    # a user's file has no training split beside it: its own sentences are the coherence reference
+    explored = explore(mean, gamma, encoder.scale, texts, labels, names or [], texts)
+    name = Path(args.model).stem
+    found = write_explorer(out, name, f"{name}: what each dimension means ({Path(args.input).name})", explored)
+    print(f"wrote {out / (name + '.html')} and {out / (name + '.json')}: {found['active_dimensions']} active "
+          f"dimensions, {found['dead']} dead, {found['always_on']} always on")
+    return 0
+
+
 def crosscheck_run_command(args):
     from hsvae.crosscheck.run import crosscheck
 
@@ -179,7 +225,7 @@ def _parser():
     formatter = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(prog="hsvae", description=__doc__, formatter_class=formatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('hsvae')}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,study,crosscheck,findings}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{encode,neighbours,explore,study,crosscheck,findings}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", default="models/hsvae.pt", help="a model file written by the pretrain stage")
     common.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
@@ -236,6 +282,16 @@ def _parser():
     report.add_argument("--out", help="the report's folder (default: reports/studies/NAME)")
     report.add_argument("--allow-missing", action="store_true",
                         help="report a study some of whose runs have no experiment (the README lists them)")
+    exp = sub.add_parser("explore", formatter_class=formatter,
+                         help="what each dimension means, on your sentences: a page and its data",
+                         description="For every latent dimension of a model: how often it is on, the sentences that "
+                                     "switch it on, its words, its classes (with --labels) and the dimensions that "
+                                     "switch on with it; one self-contained HTML page (docs/explore.md).")
+    exp.add_argument("--model", default="models/hsvae.pt", help="a model file written by the pretrain stage")
+    exp.add_argument("--input", required=True, help="a text file of sentences, one per line")
+    exp.add_argument("--labels", help="a text file of one class label per line, one per sentence")
+    exp.add_argument("--out", required=True, help="the folder for MODEL.html and MODEL.json")
+    exp.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N")
     cross = sub.add_parser("crosscheck", formatter_class=formatter,
                            help="train the authors' TensorFlow HSVAE and MAT-VAE beside this repository's",
                            description="The authors' scripts (their commit, verified by git blob id, patched for "
@@ -286,6 +342,8 @@ def main(argv=None):
     try:
         if args.command == "study":
             return (study_run_command if args.action == "run" else study_report_command)(args)
+        if args.command == "explore":
+            return explore_command(args)
         if args.command == "findings":
             return findings_command(args)
         if args.command == "crosscheck":

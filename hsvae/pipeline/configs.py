@@ -51,6 +51,10 @@ def stage_configs(params: dict) -> dict:
         pretrained[name] = _made(data_made, arch=arch, train=train, **{section: params[section]})
         configs[f"pretrain/{name}"] = {"name": name, "arch": arch, "train": train, "hparams": params[section],
                                        "made_with": pretrained[name], "inputs": processed}
+        configs[f"explore/{name}"] = {
+            "name": name, "made_with": pretrained[name],
+            "inputs": {**processed, **{f"{folder}/{name}{ext}": _input(f"pretrain@{name}", pretrained[name])
+                                       for folder, ext in (("models", ".pt"), ("reports/codes", ".npz"))}}}
         classified[name] = _made(pretrained[name], classify=params["classify"])
         configs[f"classify/{name}"] = {
             "name": name, "classify": params["classify"], "seed": train["seed"],
@@ -66,6 +70,7 @@ def stage_configs(params: dict) -> dict:
         "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]},
         "inputs": {**processed,
                    **{f"reports/codes/{n}.npz": _input(f"pretrain@{n}", pretrained[n]) for n in params["models"]},
+                   **{f"reports/explore/models/{n}.json": _input(f"explore@{n}", pretrained[n]) for n in params["models"]},
                    **{f"reports/classify/{n}": _input(f"{'classify' if n in pretrained else 'baseline'}@{n}",
                                                       made) for n, made in classified.items()}}}
     return configs
