@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.analysis.analyze import analyze
+from hsvae.analysis.explore import METRICS
 from hsvae.analysis.explore_page import index_page
 from hsvae.analysis.figures import display_name, report_text, write_curves
 from hsvae.core.atomic import atomic_path, write_json, write_text
@@ -62,7 +63,7 @@ def compare_explorers(models):
     """reports/explore/index.html (the models side by side, linking their pages) and the
     models' readability scores as DVC metrics, reports/explore/metrics.json."""
     explored = {name: read_json(EXPLORE / "models" / f"{name}.json", f"explore@{name}") for name in models}
-    write_json(EXPLORE / "metrics.json", {name: e["scores"] for name, e in explored.items()})
+    write_json(EXPLORE / "metrics.json", {name: {k: e["scores"][k] for k in METRICS} for name, e in explored.items()})
     write_text(EXPLORE / "index.html", index_page("What each dimension means: the models compared (test split)",
                                                   {display_name(n): (f"models/{n}.html", e["scores"])
                                                    for n, e in explored.items()}))

@@ -54,6 +54,10 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     history = (repo / "reports/pretrain/hsvae/plots/metrics/valid/ah_sample.tsv").read_text().splitlines()
     assert len(history) == 1 + 2  # header + one row per epoch
     assert (repo / "reports/figures/fig4_gamma_class_hsvae.png").stat().st_size > 1000
+    explorer = json.loads((repo / "reports/explore/models/hsvae.json").read_text())
+    assert explorer["dimensions"] == len(explorer["cards"]) and explorer["labelled"]
+    assert set(json.loads((repo / "reports/explore/metrics.json").read_text())) == set(summary) - {"classifier"}
+    assert 'href="models/hsvae.html"' in (repo / "reports/explore/index.html").read_text()
     assert "Fig. 4" in (repo / "reports/README.md").read_text()
     # the plots page: the paper's figures first, in order, then one chart per metric with every model a series
     page = list(json.loads(run(["dvc", "plots", "show", "--json"], repo).stdout)["data"].items())
@@ -73,7 +77,7 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     out = run(["dvc", "exp", "run", "-S", "model.alpha=8"], repo).stdout  # the user's own command
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     # configure (a second) checks and re-writes the stages' settings; only HSVAE's changed
-    assert ran == {"configure", "pretrain@hsvae", "classify@hsvae", "analyze"}
+    assert ran == {"configure", "pretrain@hsvae", "classify@hsvae", "explore@hsvae", "analyze"}
     after = json.loads((repo / "reports/summary.json").read_text())
     assert after["hsvae"]["ah_sample"] != before
     assert {k: v for k, v in after.items() if k != "hsvae"} == {k: v for k, v in summary.items() if k != "hsvae"}
@@ -82,7 +86,8 @@ def test_full_pipeline_then_an_experiment_reruns_only_hsvae(tmp_path):
     for commit in shown:
         for rev in [commit] + [e["revs"][0] for e in commit.get("experiments") or []]:
             metrics = (rev.get("data") or {}).get("metrics") or {}
-            assert leaves({k: v["data"] for k, v in metrics.items()}) <= 35
+            # summary and analysis (32), the explorer's six scores per model (30)
+            assert leaves({k: v["data"] for k, v in metrics.items()}) <= 65
     kept = run(["dvc", "exp", "show", "--drop", ".*", "--keep", "model.alpha", "--csv"], repo).stdout
     assert "model.alpha" in kept.splitlines()[0] and "8" in kept
     # what people read: every column, and README's everyday view (DVC's --json ignores --only-changed)

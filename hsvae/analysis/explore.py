@@ -24,6 +24,8 @@ PRIOR_STRENGTH = 500.0  # alpha_0 of the informative Dirichlet prior (Monroe et 
 TOP_WORDS, TOP_SENTENCES, BANDS, PER_BAND, OFF_EXAMPLES = 20, 5, 5, 2, 3
 NPMI_WORDS, CO_ACTIVE, BINS = 10, 5, 30
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# The scores DVC tracks per model (reports/explore/metrics.json): what `dvc exp show` compares
+METRICS = ("mean_purity", "mean_nmi", "mean_npmi", "dead", "always_on", "active_per_sentence")
 
 
 def is_word(token: str) -> bool:
