@@ -152,9 +152,9 @@ def test_a_study_names_its_figures_and_an_unknown_one_is_refused():
     params = validate(default_params())
     studies = load_studies(params, ROOT / "conf/studies.yaml")
     assert {n: figure_kinds(s, n) for n, s in studies.items()} == {
-        "stability": ["hoyer"], "signal": ["signal"], "fig2": ["accuracy_hoyer"], "epochs": ["epochs"]}
+        "stability": ["hoyer"], "signal": ["signal"], "fig2": ["accuracy_hoyer", "explore"], "epochs": ["epochs"]}
     with pytest.raises(StudyError, match=r"conf/studies.yaml: renamed.figures: unknown figure 'fig3'; expected any of "
-                                         r"hoyer, accuracy_hoyer, signal, epochs"):
+                                         r"hoyer, accuracy_hoyer, signal, epochs, explore"):
         figure_kinds({**studies["stability"], "figures": ["fig3"]}, "renamed")
     bad = {"tiny": {**TINY_STUDY, "figures": "hoyer"}}
     with pytest.raises(ParamError, match="tiny.figures: expected a list of figure kinds"):
@@ -415,3 +415,21 @@ def test_the_epochs_figure_draws_the_longest_runs_curve_and_accuracy_per_length(
     assert rec[rec["model"] == "vae"]["valid_rec"].tolist() == [99, 98, 97, 96]
     with pytest.raises(StudyError, match="figure 'epochs' draws against one setting"):
         figure_epochs(StudyRuns(runs, ["train.epochs", "vae.psi"]), tmp_path, "a caption")
+
+
+def test_the_explore_figure_copies_each_runs_pages_and_compares_their_scores(tmp_path):
+    from hsvae.studies.figures import figure_explore
+
+    runs = pd.DataFrame({"experiment": ["e1", "e1", "e2", "e1"], "vae.psi": [None, None, 0.3, None],
+                         "model": ["hsvae", "vae", "vae", "classifier"], "replicate": 0})
+    files = {}
+    for experiment, model, purity in (("e1", "hsvae", 0.4), ("e1", "vae", 0.2), ("e2", "vae", 0.1)):
+        files[experiment, f"reports/explore/models/{model}.html"] = f"<html>{experiment} {model}</html>"
+        files[experiment, f"reports/explore/models/{model}.json"] = json.dumps({"scores": {"mean_purity": purity}})
+    figures = figure_explore(StudyRuns(runs, ["vae.psi"], show=experiment_files(files)), tmp_path, "a caption")
+    assert figures == [("What each dimension means: the explorer of each run", "explore/index.html")]
+    assert sorted(p.name for p in (tmp_path / "explore").iterdir()) == ["hsvae.html", "index.html", "vae-psi0.3.html",
+                                                                          "vae.html"]
+    assert (tmp_path / "explore" / "vae-psi0.3.html").read_text() == "<html>e2 vae</html>"
+    index = (tmp_path / "explore" / "index.html").read_text()
+    assert 'href="vae-psi0.3.html"' in index and ">0.1<" in index and ">0.4<" in index

@@ -3,6 +3,7 @@
 (`accuracy_hoyer`), §4.4.1's signal (`signal`) and training length (`epochs`). Which models
 and params an axis shows comes from the models' registry: the sparse models, the dense
 reference, a Beta prior's (alpha, beta)."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -303,5 +304,30 @@ def figure_epochs(runs: StudyRuns, out: Path, caption: str) -> list:
     return [("Reconstruction per epoch and accuracy against training length", "epochs.png")]
 
 
+def figure_explore(runs: StudyRuns, out: Path, caption: str) -> list:
+    """The explorer pages of the study's runs (docs/explore.md), as explore@MODEL wrote them in
+    each experiment: out/explore/MODEL[-SETTING].html and an index comparing their scores."""
+    from hsvae.analysis.explore_page import index_page
+
+    folder = out / "explore"
+    folder.mkdir(exist_ok=True)
+    pages = {}
+    for _, run in runs.table[runs.table["model"].isin(VAE_MODELS)].drop_duplicates(["experiment", "model"]).iterrows():
+        model, experiment = run["model"], run["experiment"]
+        page = runs.show(experiment, f"reports/explore/models/{model}.html")
+        data = runs.show(experiment, f"reports/explore/models/{model}.json")
+        if page is None or data is None:
+            continue
+        setting = _label({k: run[k] for k in runs.keys if pd.notna(run.get(k))})
+        name = model + "".join(f"-{k.split('.')[-1]}{run[k]:g}" for k in runs.keys if pd.notna(run.get(k))
+                               and isinstance(run[k], (int, float)))
+        (folder / f"{name}.html").write_text(page)
+        pages[f"{display_name(model)} {setting}".strip()] = (f"{name}.html", json.loads(data)["scores"])
+    if not pages:
+        return []
+    (folder / "index.html").write_text(index_page(f"What each dimension means — {caption}", pages))
+    return [("What each dimension means: the explorer of each run", "explore/index.html")]
+
+
 FIGURE_KINDS = {"hoyer": figure_hoyer, "accuracy_hoyer": figure_accuracy_hoyer, "signal": figure_signal,
-                "epochs": figure_epochs}
+                "epochs": figure_epochs, "explore": figure_explore}

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from hsvae.analysis.explore import METRICS
 from hsvae.analysis.figures import SUMMARY_KEYS
 from hsvae.models.registry import VAE_MODELS
 from hsvae.studies.grid import study_points
@@ -100,6 +101,7 @@ def read_runs(studies: dict, name: str, extra, repo, commit: str) -> StudyRuns:
             row.update({k: _number(exp.get(k)) for k in CORPUS_KEYS})
             row["gamma_separation"] = _number(exp.get(f"{model}_gamma_separation"))
             row["active_fraction"] = _number(exp.get(f"{model}_active_fraction"))
+            row.update({f"explore_{m}": _number(exp.get(f"{model}.{m}")) for m in METRICS})
             rows.append(row)
         baselines = exp["baselines"] if isinstance(exp["baselines"], list) else ast.literal_eval(exp["baselines"])
         for baseline in baselines:  # supervised: an accuracy, no codes
