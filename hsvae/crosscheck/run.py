@@ -2,6 +2,7 @@
 repository's, trained on the same split, vocabulary and settings for several seeds; each run's
 per-epoch validation curves are appended to one results file as it finishes, so a killed
 cross-check resumes with the runs it lacks."""
+import hashlib
 import json
 import os
 import subprocess
@@ -138,6 +139,8 @@ def crosscheck(out: Path, work: Path, seeds, models=MODELS, implementations=("au
     params = validate(compose([*OVERRIDES, *overrides]))
     # What made the runs; a folder of the authors' files (verified by git blob id) is not.
     chosen = [o for o in (*OVERRIDES, *overrides) if not o.startswith("data.source_dir=")]
+    data = {k: v for k, v in params["data"].items() if k != "source_dir"}
+    work = work / hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]  # one folder per corpus
     processed = prepare(params, work)
     found = load_results(out)
     if found["runs"] and found["overrides"] != chosen:
