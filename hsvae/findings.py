@@ -288,9 +288,18 @@ def decide(stability=None, fig2=None, fig2_768=None, crosscheck=None) -> list:
 
 
 def markdown(findings: list) -> str:
-    lines = ["| finding | the paper | measured | criterion | verdict |", "|---|---|---|---|---|"]
+    """The verdicts, as README shows them."""
+    lines = ["| finding | measured | verdict |", "|---|---|---|"]
     for f in findings:
-        lines.append(f"| {f.claim} | {f.paper} | {f.measured} | {f.criterion} | **{f.verdict}** |")
+        lines.append(f"| {f.claim} | {f.measured} | **{f.verdict}** |")
+    return "\n".join(lines) + "\n"
+
+
+def in_full(findings: list) -> str:
+    """Each finding with the paper's words and its criterion."""
+    lines = ["| finding | the paper | criterion | verdict |", "|---|---|---|---|"]
+    for f in findings:
+        lines.append(f"| {f.claim} | {f.paper} | {f.criterion} | **{f.verdict}** |")
     return "\n".join(lines) + "\n"
 
 
@@ -308,5 +317,8 @@ def write_findings(out: Path, stability: Path | None, fig2: Path | None, fig2_76
         "criterion": {"spread": SPREAD, "single_run": SINGLE_RUN, "slight": SLIGHT},
         "sources": {k: str(v) if v is not None else None for k, v in sources.items()},
         "findings": [asdict(f) for f in findings]})
-    write_text(out / "findings.md", markdown(findings))
+    write_text(out / "findings.md", f"{markdown(findings)}\n## The paper's words and each criterion\n\n"
+                                    f"Two groups differ beyond {SPREAD:g} × the larger seed standard deviation, or "
+                                    f"{SINGLE_RUN:g} where a group is one run (`hsvae/findings.py`).\n\n"
+                                    f"{in_full(findings)}")
     return findings

@@ -87,10 +87,11 @@ def test_a_model_added_in_one_place_runs_under_dvc_exp_run(tmp_path, monkeypatch
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "a Laplace VAE"], repo)
     first = ran_stages(run(["dvc", "exp", "run"], repo).stdout)
-    assert first == {"configure", "download", "preprocess", "pretrain@laplace_vae", "classify@laplace_vae", "analyze"}
+    assert first == {"configure", "download", "preprocess", "pretrain@laplace_vae", "classify@laplace_vae",
+                     "explore@laplace_vae", "analyze"}
     before = (repo / "models/laplace_vae.pt").read_bytes()
     again = ran_stages(run(["dvc", "exp", "run", "-S", "laplace_vae.psi=0.2"], repo).stdout)
-    assert again == {"configure", "pretrain@laplace_vae", "classify@laplace_vae", "analyze"}
+    assert again == {"configure", "pretrain@laplace_vae", "classify@laplace_vae", "explore@laplace_vae", "analyze"}
     assert (repo / "models/laplace_vae.pt").read_bytes() != before
     assert "Data and pipelines are up to date" in run(["dvc", "status"], repo).stdout
 
