@@ -180,7 +180,7 @@ def explore_command(args):
         labels = np.array([names.index(label.strip()) for label in given])
     encoder = load_encoder(args.model, resolve_device(args.device, "--device"))
     texts = [" ".join(tokens) for tokens in tokenize(sentences, encoder.tokenizer)]
-    mean, gamma = encoder._encode_tokens([t.split() for t in texts])
+    mean, gamma = encoder.encode_tokens([t.split() for t in texts])
     # a user's file has no training split beside it: its own sentences are the coherence reference
     explored = explore(mean, gamma, encoder.scale, texts, labels, names or [], texts)
     name = Path(args.model).stem

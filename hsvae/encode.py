@@ -46,7 +46,7 @@ class SentenceEncoder:
     def sparse(self):
         return isinstance(self.model, HSVAE)
 
-    def _encode_tokens(self, token_lists):
+    def encode_tokens(self, token_lists):
         """Posterior means and (HSVAE) mean gamma of tokenised sentences, one encoder pass each."""
         found = codes(self.model, TokenLists(token_lists, self.vocab), self.batch_size, self.device)
         return found["mean"], found.get("gamma")
@@ -57,7 +57,7 @@ class SentenceEncoder:
         (posterior mean of z), `gamma` (mean of q(gamma|x), HSVAE only), `active` (indices of
         active dimensions per sentence) and `n_active`."""
         token_lists = tokenize(list(sentences), self.tokenizer)
-        means, gammas = self._encode_tokens(token_lists)
+        means, gammas = self.encode_tokens(token_lists)
         if self.sparse:
             mask = gammas < GAMMA_THRESHOLD
         else:

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from hsvae.analysis.explore_page import model_page
+from hsvae.core.atomic import write_json, write_text
 from hsvae.data.vocabulary import UNK_MARKERS
 
 GAMMA_OFF = 0.5         # HSVAE: on when E[gamma] < this
@@ -249,9 +251,6 @@ def scores(explored: dict) -> dict:
 def write_explorer(out, name: str, title: str, explored: dict, record: dict | None = None) -> dict:
     """out/NAME.json (the cards, the scores and `record`: what made them) and out/NAME.html, each
     whole or not at all; returns the scores."""
-    from hsvae.analysis.explore_page import model_page
-    from hsvae.core.atomic import write_json, write_text
-
     found = scores(explored)
     write_json(Path(out) / f"{name}.json", {"model": name, "title": title, "scores": found,
                                              **({"made_with": record} if record is not None else {}), **explored})
