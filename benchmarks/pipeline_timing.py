@@ -49,13 +49,14 @@ def main():
     except UserError as error:
         sys.exit(f"error: {error}")
     configs = stage_configs(params)
-    device, dtype = device_and_dtype(params["train"])
-    train = params["train"]
+    device, dtype = device_and_dtype(params.train)
+    train = params.train
     results = {"device": device_name(device), "torch": torch.__version__, "overrides": args.S,
-               "preset": params["preset"], "precision": train["precision"], "arch": params["arch"], "train": train}
+               "preset": params.preset, "precision": train.precision, "arch": params.arch.params(),
+               "train": train.params()}
     print(json.dumps({k: results[k] for k in ("device", "torch", "preset", "precision", "arch")}), flush=True)
     start = time.perf_counter()
-    stats = preprocess(args.corpus, args.work, params["data"], params["data"]["seed"])
+    stats = preprocess(args.corpus, args.work, params.data, params.data.seed)
     results["preprocess_s"] = time.perf_counter() - start
     results["sentences"] = {s: v["sentences"] for s, v in stats["splits"].items()}
     splits, vocab = load_splits(args.work), vocabulary_size(args.work)
@@ -69,7 +70,7 @@ def main():
         pretrain_s = time.perf_counter() - start
         start = time.perf_counter()
         model.eval().requires_grad_(False)
-        test = evaluate(model, splits["test"], train["eval_batch_size"], device, seed=train["seed"])
+        test = evaluate(model, splits["test"], train.eval_batch_size, device, seed=train.seed)
         predictions = classify_vae(model, splits, configs[f"classify/{name}"], device)
         classify_s = time.perf_counter() - start
         end_to_end = tokens_per_epoch * len(history) / pretrain_s

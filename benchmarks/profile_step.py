@@ -15,18 +15,16 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.train_throughput import ARCHS, SHARED, LengthsSplit, dbpedia_lengths, train_config
-from hsvae.core.config import defaults_of
-from hsvae.core.device import device_and_dtype
+from benchmarks.train_throughput import ARCHS, SHARED, LengthsSplit, dbpedia_lengths, hsvae_settings
+from hsvae.core.device import resolve_precision
 from hsvae.models.chunked_ce import ALIGN
-from hsvae.models.hsvae import HSVAEConfig
 from hsvae.training.pretrain import training_setup
 from hsvae.training.step import make_step
 
 PAPER_ARCH, VOCAB, _ = ARCHS["paper"]
 
 VOCAB_SIZES = (str(VOCAB), str(-(-VOCAB // ALIGN) * ALIGN))  # as is, and padded inside the fused op
-GATES = str(3 * PAPER_ARCH["hidden_dim"])  # a GRU's matmuls produce or consume its three gates
+GATES = str(3 * PAPER_ARCH.hidden_dim)  # a GRU's matmuls produce or consume its three gates
 
 
 def category(name: str, shapes) -> str:
@@ -57,9 +55,8 @@ def main():
     args = parser.parse_args()
     device = torch.device(args.device)
     split = LengthsSplit(dbpedia_lengths(Path(args.text_dir))[0], VOCAB)
-    cfg = {"name": "hsvae", "arch": PAPER_ARCH, "hparams": defaults_of(HSVAEConfig),
-           "train": train_config(args.precision, False, args.ce_chunk, args.batch)}
-    _, dtype = device_and_dtype({"device": args.device, "precision": args.precision})
+    cfg = hsvae_settings(PAPER_ARCH, args.precision, False, args.ce_chunk, args.batch)
+    dtype = resolve_precision(args.precision, device)
     setup = training_setup(cfg, split, VOCAB, device, dtype)
     run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype)
     order = setup.batches(np.random.default_rng(0))

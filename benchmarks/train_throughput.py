@@ -20,17 +20,19 @@ import numpy as np
 import torch
 
 from benchmarks import report
-from hsvae.core.config import defaults_of
+from hsvae.core.device import resolve_precision
 from hsvae.data.batching import collate
-from hsvae.core.device import device_and_dtype
 from hsvae.models.hsvae import HSVAEConfig
+from hsvae.models.settings import ArchSettings
+from hsvae.pipeline.params import stage_settings
 from hsvae.training.pretrain import training_setup
+from hsvae.training.settings import TrainSettings
 from hsvae.training.step import make_step
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hsvae-dbpedia"
 ARCHS = {  # (arch, vocabulary with <pad> <eos> <unk>, batch size)
-    "paper": ({"embedding_dim": 256, "hidden_dim": 512, "latent_dim": 32, "bert": ""}, 20_003, 256),
-    "default": ({"embedding_dim": 64, "hidden_dim": 128, "latent_dim": 32, "bert": ""}, 5_003, 64),
+    "paper": (ArchSettings(embedding_dim=256, hidden_dim=512, latent_dim=32, bert=""), 20_003, 256),
+    "default": (ArchSettings(embedding_dim=64, hidden_dim=128, latent_dim=32, bert=""), 5_003, 64),
 }
 
 
@@ -81,15 +83,16 @@ def matmul_rate(device, dtype, n=2048, seconds=1.0):
 
 def flops_per_token(arch, vocab):
     """Training FLOPs per token (forward x 3): encoder GRU, decoder GRU, vocabulary projection."""
-    e, h, d = arch["embedding_dim"], arch["hidden_dim"], arch["latent_dim"]
+    e, h, d = arch.embedding_dim, arch.hidden_dim, arch.latent_dim
     macs = 3 * (e * h + h * h) + 3 * ((e + d) * h + h * h) + h * vocab
     return 3 * 2 * macs
 
 
-def train_config(precision, graphs, ce_chunk, batch_size):
-    return {"seed": 0, "device": "auto", "precision": precision, "cuda_graphs": graphs, "epochs": 1,
-            "batch_size": batch_size, "eval_batch_size": 256, "lr": 8e-4, "bert_lr": 8e-5, "grad_clip": 0.0,
-            "ce_chunk": ce_chunk}
+def hsvae_settings(arch, precision, graphs, ce_chunk, batch_size):
+    """The pretrain@hsvae settings of one timed configuration (HSVAE at its defaults)."""
+    train = TrainSettings(precision=precision, cuda_graphs=graphs, epochs=1, batch_size=batch_size, grad_clip=0.0,
+                          ce_chunk=ce_chunk)
+    return stage_settings({"name": "hsvae", "arch": arch, "train": train, "model": HSVAEConfig()})
 
 
 def measure_step(cfg, split, vocab, device, steps, warmup, before_timing=None):
@@ -97,9 +100,9 @@ def measure_step(cfg, split, vocab, device, steps, warmup, before_timing=None):
     `warmup` steps (CUDA graphs are captured there); the matmul rate of the step's precision
     is probed right before and after the timed block. `before_timing()` is called right
     before the timed block (processes timed together wait there for each other)."""
-    _, dtype = device_and_dtype({"device": str(device), "precision": cfg["train"]["precision"]})
+    dtype = resolve_precision(cfg.train.precision, device)
     setup = training_setup(cfg, split, vocab, device, dtype)
-    run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype, cfg["train"]["grad_clip"],
+    run_step = make_step(setup.model.loss_terms, setup.optimizer, device, dtype, cfg.train.grad_clip,
                          graphs=setup.graphs)
     rng = np.random.default_rng(0)
     order = []
@@ -125,7 +128,7 @@ def measure_step(cfg, split, vocab, device, steps, warmup, before_timing=None):
     useful = sum(int(split.lengths[i].sum()) + len(i) for i in timed)  # words + <eos>
     processed = sum(len(i) * (-(-int(split.lengths[i].max()) // multiple) * multiple + 1) for i in timed)
     tokens_per_s = useful / seconds
-    limit = rate / flops_per_token(cfg["arch"], vocab)
+    limit = rate / flops_per_token(cfg.arch, vocab)
     return {"useful_tokens_per_s": round(tokens_per_s), "padding_share": round(1 - useful / processed, 4),
             "seconds": round(seconds, 3), "steps": steps, "matmul_tflops": round(rate / 1e12, 2),
             "share_of_matmul_limit": round(tokens_per_s / limit, 4),
@@ -158,13 +161,12 @@ def main():
     arch, vocab, batch_size = ARCHS[args.arch]
     lengths, source = dbpedia_lengths(args.text_dir)
     split = LengthsSplit(lengths, vocab)
-    results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch,
+    results = {"device": device_name(device), "torch": torch.__version__, "arch": args.arch, **arch.params(),
                "vocab": vocab, "batch": batch_size, "sentences": source,
                "train_flops_per_token": flops_per_token(arch, vocab)}
     for name in configs:
         precision, *flags = name.split("+")
-        cfg = {"name": "hsvae", "arch": arch, "hparams": defaults_of(HSVAEConfig),
-               "train": train_config(precision, "graphs" in flags, 0 if "plain-ce" in flags else ce_chunk, batch_size)}
+        cfg = hsvae_settings(arch, precision, "graphs" in flags, 0 if "plain-ce" in flags else ce_chunk, batch_size)
         results[name] = measure_step(cfg, split, vocab, device, steps, warmup)
         print(json.dumps({name: results[name]}), flush=True)
     if "fp32" in results:

@@ -24,7 +24,7 @@ def check_inputs(cfg):
     Checked upstream first (a model trained with other settings names pretrain, not classify)."""
     check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     data, models = fingerprint(DATA), {}
-    for path, expected in sorted(cfg["inputs"].items(), key=lambda item: not item[0].endswith(".npz")):  # codes first
+    for path, expected in sorted(cfg.inputs.items(), key=lambda item: not item[0].endswith(".npz")):  # codes first
         if path.endswith(".npz"):
             with reading(path, expected["stage"]), np.load(path) as codes:
                 recorded = json.loads(str(codes["made_with"]))
@@ -49,14 +49,14 @@ def main():
         for folder in (figures, gamma_dir, curves):
             folder.mkdir()
         summary, analysis, drawn, caption = analyze(cfg, REPORTS, DATA, figures, gamma_dir)
-        write_curves(REPORTS, cfg["models"] + cfg["baselines"], curves)
+        write_curves(REPORTS, cfg.models + cfg.baselines, curves)
     write_json(REPORTS / "summary.json", summary)
     write_json(REPORTS / "analysis.json", analysis)
     rows = [f"{display_name(name)},{entry['accuracy']:.4f},{entry.get('ah_sample', '')}"
             for name, entry in summary.items()]
     write_text(REPORTS / "accuracy.csv", "model,accuracy,ah_sample\n" + "\n".join(rows) + "\n")
     write_text(REPORTS / "README.md", report_text(summary, analysis, drawn, caption))
-    compare_explorers(cfg["models"])
+    compare_explorers(cfg.models)
 
 
 def compare_explorers(models):

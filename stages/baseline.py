@@ -4,7 +4,7 @@ from pathlib import Path
 
 from hsvae.training.reports import write_classification
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.core.device import device_and_dtype
+from hsvae.core.device import device_and_dtype, matmul_precision
 from hsvae.pipeline.stage import (DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config,
                                   write_record)
 from hsvae.models.registry import BASELINES
@@ -14,11 +14,11 @@ from hsvae.training.classify import TRAIN_BASELINE
 def main():
     name = model_argument(BASELINES)
     cfg = stage_config(f"baseline/{name}")
-    device, dtype = device_and_dtype(cfg["train"])
+    device, dtype = device_and_dtype(cfg.train)
     check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
     out = Path("reports/classify") / name
-    with write_classification(out, splits, DATA) as (live, record):
+    with matmul_precision(cfg.train.precision), write_classification(out, splits, DATA) as (live, record):
         record(TRAIN_BASELINE[BASELINES[name].encoder](cfg, splits, vocabulary_size(DATA), device, dtype, live))
     write_record(out, made_from(cfg, DATA))
 

@@ -20,7 +20,7 @@ def main():
         for key, settings in stage_configs(params).items():
             path = out / f"{key}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(settings, indent=1, sort_keys=True) + "\n")
+            path.write_text(json.dumps(settings.params(), indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ from hsvae.pipeline.stage import RAW, run, stage_config, write_record
 def main():
     cfg = stage_config("data")
     with atomic_path(RAW) as tmp:
-        download(cfg["data"], cfg["data"]["seed"], tmp, cache=Path("data/downloads"))
-        write_record(tmp, cfg["made_with"])
+        download(cfg.data, cfg.data.seed, tmp, cache=Path("data/downloads"))
+        write_record(tmp, cfg.made_with)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def main():
     check_made_with(cfg, codes_path, recorded, {DATA: fingerprint(DATA), str(model_path): fingerprint(model_path)})
     test, train = Split(DATA, "test"), Split(DATA, "train")
     explored = explore(mean, gamma, saved["dimension_scale"], test.texts, test.labels, class_names(DATA), train.texts)
-    title = f"{display_name(name)}: what each dimension means (test split of {cfg['made_with']['data.corpus']})"
+    title = f"{display_name(name)}: what each dimension means (test split of {cfg.made_with['data.corpus']})"
     write_explorer(OUT, name, title, explored, made_from(cfg, DATA, codes_path))
 
 

@@ -8,11 +8,11 @@ from hsvae.pipeline.stage import DATA, RAW, check_made_with, folder_record, run,
 
 def main():
     cfg = stage_config("data")
-    data = cfg["data"]
+    data = cfg.data
     check_made_with(cfg, RAW, folder_record(RAW, "download"))
     with atomic_path(DATA) as tmp:
-        stats = preprocess(Path(RAW), tmp, data, data["seed"])
-        write_record(tmp, cfg["made_with"])
+        stats = preprocess(Path(RAW), tmp, data, data.seed)
+        write_record(tmp, cfg.made_with)
     write_json("reports/data/stats.json", stats)
 
 

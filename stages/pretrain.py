@@ -14,7 +14,7 @@ from hsvae.analysis.evaluation import test_outputs
 from hsvae.core.atomic import atomic_live, atomic_path, write_json
 from hsvae.data.vocabulary import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
-from hsvae.core.device import device_and_dtype
+from hsvae.core.device import device_and_dtype, matmul_precision
 from hsvae.models.registry import VAE_MODELS
 from hsvae.pipeline.stage import DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config
 from hsvae.training.pretrain import pretrain
@@ -23,18 +23,18 @@ from hsvae.training.pretrain import pretrain
 def main():
     name = model_argument(VAE_MODELS)
     cfg = stage_config(f"pretrain/{name}")
-    device, dtype = device_and_dtype(cfg["train"])
+    device, dtype = device_and_dtype(cfg.train)
     check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
     splits = load_splits(DATA)
-    cfg = {**cfg, "made_with": made_from(cfg, DATA)}  # what the model records
+    cfg = cfg.model_copy(update={"made_with": made_from(cfg, DATA)})  # what the model records
     model_path = Path("models") / f"{name}.pt"
     out, checkpoint = Path("reports/pretrain") / name, Path("checkpoints") / f"{name}.pt"
-    with atomic_live(out) as live:
+    with matmul_precision(cfg.train.precision), atomic_live(out) as live:
         model, _ = pretrain(cfg, splits["train"], splits["valid"], vocabulary_size(DATA), device, dtype,
                             model_path, checkpoint=checkpoint, live=live,
                             vocab_words=Vocabulary.load(Path(DATA) / "vocab.txt").words)
     checkpoint.unlink(missing_ok=True)
-    metrics, codes = test_outputs(model, splits["test"], cfg["train"]["eval_batch_size"], device, cfg["train"]["seed"])
+    metrics, codes = test_outputs(model, splits["test"], cfg.train.eval_batch_size, device, cfg.train.seed)
     write_json(out / "test.json", metrics)
     with atomic_path(Path("reports/codes") / f"{name}.npz") as tmp:
         with open(tmp, "wb") as f:

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from hsvae.core.config import defaults_of
 from hsvae.data.batching import collate
 from hsvae.models.registry import VAE_MODELS
+from hsvae.models.settings import ArchSettings
 from tests.pipeline_utils import run, tiny_repo
 
-ARCH = {"embedding_dim": 16, "hidden_dim": 24, "latent_dim": 8, "bert": ""}
-# every model's params section at its declared defaults (the one declaration: each config dataclass in hsvae/models/)
-HPARAMS = {name: defaults_of(spec.config) for name, spec in VAE_MODELS.items()}
+ARCH = ArchSettings(embedding_dim=16, hidden_dim=24, latent_dim=8, bert="")
+# every model's settings at their declared defaults (the one declaration: each config section in hsvae/models/)
+HPARAMS = {name: spec.config() for name, spec in VAE_MODELS.items()}
 WORDS = "the a of and in is was river town album film school company band species village".split()
 
 

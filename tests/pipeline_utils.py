@@ -4,6 +4,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -66,3 +67,9 @@ def tiny_repo(tmp_path: Path, changes=None) -> Path:
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "tiny"], repo)
     return repo
+
+
+def data_settings(values: dict) -> SimpleNamespace:
+    """The `data` settings as stages pass them (attributes), for a corpus a test registers
+    itself (not one of the declared names); sections nest."""
+    return SimpleNamespace(**{k: data_settings(v) if isinstance(v, dict) else v for k, v in values.items()})

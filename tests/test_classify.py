@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from hsvae.models.classifier import ClassifierHead
+from hsvae.training.settings import ClassifySettings
 from hsvae.training.classify import marginal_log_probs, train_head
 from tests.test_models import build
 
@@ -40,7 +41,7 @@ def test_frozen_encoder_is_bit_identical_and_head_learns_separable_codes():
         calls.append(z.shape)
         return z
 
-    cfg = {"hidden": 32, "lr": 1e-2, "epochs": 15, "batch_size": 32}
+    cfg = ClassifySettings(hidden=32, lr=1e-2, epochs=15, batch_size=32)
     _, history, predictions = train_head("hsvae", features, labels, sample, 2, cfg, 0, torch.device("cpu"),
                                          progress=False)
     after = model.state_dict()
@@ -55,7 +56,7 @@ def test_bert_encoder_stays_frozen_in_the_classify_path(tiny_bert):
     from hsvae.data.batching import collate
     from tests.conftest import ARCH, make_batch
 
-    model = build("b_hsvae", {**ARCH, "bert": tiny_bert})
+    model = build("b_hsvae", ARCH.model_copy(update={"bert": tiny_bert}))
     model.requires_grad_(False)
     before = copy.deepcopy(model.state_dict())
     data = make_batch(n=40, seed=3)
@@ -75,7 +76,7 @@ def test_bert_encoder_stays_frozen_in_the_classify_path(tiny_bert):
     assert features.shape == (40, 16)
     split = {"train": features, "valid": features[:10], "test": features[10:20]}
     labels = {"train": Texts.labels, "valid": Texts.labels[:10], "test": Texts.labels[10:20]}
-    cfg = {"hidden": 32, "lr": 1e-2, "epochs": 2, "batch_size": 8}
+    cfg = ClassifySettings(hidden=32, lr=1e-2, epochs=2, batch_size=8)
     train_head("b_hsvae", split, labels, lambda rows: model.sample_from_features(rows, 5), 3, cfg, 0,
                torch.device("cpu"), progress=False)
     after = model.state_dict()

@@ -12,7 +12,8 @@ import pytest
 from hsvae.data.corpora import CORPORA, download
 from hsvae.data.download import DownloadError, extract_tar, fetch, git_blob_id
 from hsvae.core.errors import UserError
-from tests.pipeline_utils import ROOT
+from hsvae.data.settings import DataSettings
+from tests.pipeline_utils import ROOT, data_settings
 
 PAYLOAD = bytes(range(256)) * 400  # 102,400 bytes
 
@@ -142,11 +143,11 @@ def test_zhang_archive_is_downloaded_extracted_and_counted(server, tmp_path, mon
     Handler.files["/tiny_csv.tgz"] = make_tar([
         ("tiny_csv/train.csv", rows * 2, "file"), ("tiny_csv/test.csv", rows, "file"),
         ("tiny_csv/classes.txt", b"x\ny\n", "file")])
-    download({"corpus": "tiny"}, 0, tmp_path / "raw", tmp_path / "cache", {"zhang": server + "/{archive}.tgz"})
+    download(data_settings({"corpus": "tiny", "source_dir": ""}), 0, tmp_path / "raw", tmp_path / "cache", {"zhang": server + "/{archive}.tgz"})
     assert (tmp_path / "raw" / "train.csv").read_bytes() == rows * 2
     monkeypatch.setitem(corpora.CORPORA, "tiny", corpora.CsvCorpus("tiny_csv", 2, 2, {"train": 5, "test": 2}))
     with pytest.raises(DownloadError, match="expected 5 rows in 2 classes, found 4 rows in 2 classes"):
-        download({"corpus": "tiny"}, 0, tmp_path / "raw2", tmp_path / "cache", {"zhang": server + "/{archive}.tgz"})
+        download(data_settings({"corpus": "tiny", "source_dir": ""}), 0, tmp_path / "raw2", tmp_path / "cache", {"zhang": server + "/{archive}.tgz"})
 
 
 def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypatch):
@@ -156,7 +157,7 @@ def test_authors_corpus_files_are_verified_by_blob_id(server, tmp_path, monkeypa
     monkeypatch.setitem(corpora.CORPORA, "mini", corpora.SplitCorpus("Mini", {n: blob_id(d) for n, d in files.items()}))
     for name, data in files.items():
         Handler.files[f"/Mini/{name}"] = data
-    download({"corpus": "mini", "source_dir": ""}, 0, tmp_path / "raw", tmp_path / "cache",
+    download(data_settings({"corpus": "mini", "source_dir": ""}), 0, tmp_path / "raw", tmp_path / "cache",
              {"authors": server + "/{folder}/{file}"})
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == sorted(files)
 
@@ -176,13 +177,13 @@ def test_an_archive_cut_short_without_a_length_is_not_cached_as_complete(server,
     urls = {"zhang": server + "/{archive}.tgz"}
     with pytest.raises(DownloadError, match=r"cut_csv.tgz(.part)?: an incomplete or damaged download of .*; removed, run "
                                             r"again to download it anew$"):
-        download({"corpus": "cut"}, 0, tmp_path / "raw", tmp_path / "cache", urls)
+        download(data_settings({"corpus": "cut", "source_dir": ""}), 0, tmp_path / "raw", tmp_path / "cache", urls)
     assert not (tmp_path / "cache" / "cut_csv.tgz").exists() and not (tmp_path / "raw").exists()
-    download({"corpus": "cut"}, 0, tmp_path / "raw", tmp_path / "cache", urls)
+    download(data_settings({"corpus": "cut", "source_dir": ""}), 0, tmp_path / "raw", tmp_path / "cache", urls)
     assert (tmp_path / "raw" / "train.csv").read_bytes() == rows * 200
     (tmp_path / "cache" / "cut_csv.tgz").write_bytes(archive[: len(archive) // 3])  # damaged in the cache later
     with pytest.raises(DownloadError, match="an incomplete or damaged download"):
-        download({"corpus": "cut"}, 0, tmp_path / "raw2", tmp_path / "cache", urls)
+        download(data_settings({"corpus": "cut", "source_dir": ""}), 0, tmp_path / "raw2", tmp_path / "cache", urls)
     assert not (tmp_path / "cache" / "cut_csv.tgz").exists()
 
 
@@ -208,7 +209,7 @@ def test_released_splits_from_a_folder_follow_the_documented_rule(tmp_path, monk
 
     test, ids = released_fixture(tmp_path / "authors")
     monkeypatch.setitem(corpora.CORPORA, "tiny-released", corpora.SplitCorpus("Tiny", ids, resplit=True))
-    data = {"corpus": "tiny-released", "source_dir": str(tmp_path / "authors")}
+    data = data_settings({"corpus": "tiny-released", "source_dir": str(tmp_path / "authors")})
     download(data, 0, tmp_path / "raw", tmp_path / "cache")
     raw = tmp_path / "raw"
     assert (raw / "train.txt").read_bytes() == (tmp_path / "authors/valid.txt").read_bytes()
@@ -232,7 +233,7 @@ def test_released_files_are_refused_by_name_when_missing_or_different(tmp_path, 
 
     _, ids = released_fixture(tmp_path / "authors")
     monkeypatch.setitem(corpora.CORPORA, "tiny-released", corpora.SplitCorpus("Tiny", ids, resplit=True))
-    run = lambda folder: download({"corpus": "tiny-released", "source_dir": str(folder)}, 0,  # noqa: E731
+    run = lambda folder: download(data_settings({"corpus": "tiny-released", "source_dir": str(folder)}), 0,  # noqa: E731
                                   tmp_path / "raw", tmp_path / "cache")
     with pytest.raises(UserError, match=rf"^data.source_dir: {tmp_path}/nowhere is not a folder$"):
         run(tmp_path / "nowhere")
@@ -252,8 +253,8 @@ def test_released_files_are_refused_by_name_when_missing_or_different(tmp_path, 
 def test_the_released_dbpedia_files_give_14000_7000_7000_sentences(tmp_path):
     from hsvae.data.preprocess import preprocess
 
-    data = {"corpus": "hsvae-dbpedia-released", "source_dir": str(ROOT.parent / "shared/data/hsvae-dbpedia"),
-            "vocab_size": 2000, "min_length": 1, "max_length": 60}
+    data = DataSettings(corpus="hsvae-dbpedia-released", source_dir=str(ROOT.parent / "shared/data/hsvae-dbpedia"),
+                        vocab_size=2000)
     download(data, 0, tmp_path / "raw", tmp_path / "cache")
     stats = preprocess(tmp_path / "raw", tmp_path / "processed", data, 0)
     assert {s: stats["splits"][s]["sentences"] for s in ("train", "valid", "test")} == {

@@ -12,6 +12,7 @@ from hsvae.data.splits import Split
 from hsvae.data.vocabulary import Vocabulary
 from hsvae.encode import jaccard, load_encoder, neighbours
 from hsvae.pipeline.configs import stage_configs
+from hsvae.pipeline.params import validate
 from hsvae.training.pretrain import pretrain
 from tests.pipeline_utils import ROOT, TINY, overlay
 
@@ -22,8 +23,9 @@ def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("encode")
     params = overlay(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
     params["train"]["epochs"] = 1
-    download(params["data"], 0, folder / "raw", folder / "cache")
-    preprocess(folder / "raw", folder / "data", params["data"], 0)
+    params = validate(params)
+    download(params.data, 0, folder / "raw", folder / "cache")
+    preprocess(folder / "raw", folder / "data", params.data, 0)
     vocab_size = len((folder / "data/vocab.txt").read_text().splitlines())
     train, valid = Split(folder / "data", "train"), Split(folder / "data", "valid")
     configs = stage_configs(params)

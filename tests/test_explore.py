@@ -101,12 +101,15 @@ def model_file(tmp_path):
     import torch
 
     from hsvae.data.vocabulary import SPECIALS
+    from hsvae.models.hsvae import HSVAEConfig
     from hsvae.models.registry import build_vae
+    from hsvae.models.settings import ArchSettings
     from hsvae.models.store import save
 
     words = ["the", "river", "town", "album", "band"]
     torch.manual_seed(0)
-    model = build_vae("hsvae", len(SPECIALS) + len(words), {"embedding_dim": 8, "hidden_dim": 16, "latent_dim": 4}, {})
+    model = build_vae("hsvae", len(SPECIALS) + len(words), ArchSettings(embedding_dim=8, hidden_dim=16, latent_dim=4),
+                      HSVAEConfig())
     path = tmp_path / "hsvae.pt"
     save(path, model.state_dict(), name="hsvae", vocab_size=len(SPECIALS) + len(words),
          arch={"embedding_dim": 8, "hidden_dim": 16, "latent_dim": 4}, hparams={}, vocab=list(SPECIALS) + words,

@@ -6,8 +6,11 @@ import torch
 
 from hsvae.data.batching import collate
 from hsvae.models.classifier import SimpleClassifier
+from hsvae.data.settings import DataSettings
 from hsvae.models.registry import VAE_MODELS, build_vae
+from hsvae.models.settings import ArchSettings
 from hsvae.pipeline.checks import largest_gru_vae
+from hsvae.pipeline.params import settings_model
 from tests.conftest import ARCH, HPARAMS, make_batch
 
 GRU_MODELS = ["vae", "vae_l1", "vae_l2", "mat_vae", "hsvae"]
@@ -15,7 +18,7 @@ GRU_MODELS = ["vae", "vae_l1", "vae_l2", "mat_vae", "hsvae"]
 
 def build(name, arch=ARCH, vocab=30, **overrides):
     torch.manual_seed(0)
-    return build_vae(name, vocab, arch, {**HPARAMS[name], **overrides})
+    return build_vae(name, vocab, arch, VAE_MODELS[name].config.model_validate({**HPARAMS[name].params(), **overrides}))
 
 
 @pytest.mark.parametrize("name", GRU_MODELS)
@@ -50,7 +53,7 @@ def test_loss_falls_when_overfitting_a_tiny_batch(name):
 @pytest.mark.parametrize("latent", [32, 768])
 @pytest.mark.parametrize("alpha,beta", [(100.0, 0.1), (0.1, 100.0)])
 def test_hsvae_is_finite_with_extreme_priors(latent, alpha, beta):
-    model = build("hsvae", {**ARCH, "latent_dim": latent}, alpha=alpha, beta=beta)
+    model = build("hsvae", ARCH.model_copy(update={"latent_dim": latent}), alpha=alpha, beta=beta)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for step in range(20):
         terms = model.loss_terms(make_batch(seed=step))
@@ -65,8 +68,9 @@ def test_hsvae_is_finite_with_extreme_priors(latent, alpha, beta):
 def test_the_memory_check_counts_the_parameters_of_the_largest_model_built(models):
     """configure's count (a model built on the meta device without initial values) is the
     parameters of the models built for real; with no GRU VAE, the baseline's (a VAE's) size."""
-    params = {"data": {"vocab_size": 47}, "models": models, "arch": ARCH,
-              **{VAE_MODELS[n].section: HPARAMS[n] for n in VAE_MODELS}}
+    params = settings_model()().model_copy(update={
+        "data": DataSettings(vocab_size=47), "models": models, "arch": ARCH,
+        **{VAE_MODELS[n].section: HPARAMS[n] for n in VAE_MODELS}})
     built = [sum(p.numel() for p in build(name, vocab=50).parameters()) for name in models or ["vae"]]
     assert largest_gru_vae(params) == max(built)
 
@@ -88,7 +92,7 @@ def test_encode_shapes_and_hsvae_means():
         mean = model.posterior_mean(batch)
         _, loc, _ = model.posterior_parts(model.encoder(batch))
         q_raw = model.q_gamma(model.encoder(batch), clamp=False)
-    assert samples.shape == (5, len(batch), ARCH["latent_dim"])
+    assert samples.shape == (5, len(batch), ARCH.latent_dim)
     assert ((gamma > 0) & (gamma < 1)).all()
     # means read the unclamped posterior (the clamp is a training device)
     assert torch.allclose(mean, (1 - q_raw.concentration1 / (q_raw.concentration1 + q_raw.concentration0)) * loc)
@@ -128,7 +132,7 @@ def test_simple_classifier_learns_a_tiny_batch():
 
 @pytest.mark.parametrize("name", ["b_vae", "b_hsvae"])
 def test_bert_models_train_through_a_saved_tiny_bert(name, tiny_bert):
-    model = build(name, {**ARCH, "bert": tiny_bert})
+    model = build(name, ARCH.model_copy(update={"bert": tiny_bert}))
     assert name in VAE_MODELS and model.encoder.output_dim == 16
     before = copy.deepcopy(model.encoder.bert.state_dict())
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -144,7 +148,7 @@ def test_bert_models_train_through_a_saved_tiny_bert(name, tiny_bert):
 
 
 def test_bert_padding_invariance(tiny_bert):
-    model = build("b_vae", {**ARCH, "bert": tiny_bert}).eval()
+    model = build("b_vae", ARCH.model_copy(update={"bert": tiny_bert})).eval()
     batch = make_batch()
     with torch.no_grad():
         alone = torch.cat([model.encoder(collate([batch.tokens[i, :1].numpy()], [0], [batch.texts[i]]))
@@ -178,7 +182,7 @@ def test_decoder_loss_is_the_sentences_summed_cross_entropy_with_or_without_chun
     CUDA graph (length rounded up, padding scored with weight 0) gives the same loss."""
     model = build("vae")
     batch = make_batch()
-    z = torch.randn(len(batch), ARCH["latent_dim"])
+    z = torch.randn(len(batch), ARCH.latent_dim)
     expected = []
     for i in range(len(batch)):
         words = batch.tokens[i, : batch.lengths[i]]
@@ -230,13 +234,15 @@ def test_every_vae_trains_on_random_batches(tmp_path, monkeypatch):
     from hsvae.data.preprocess import preprocess
     from hsvae.data.splits import load_splits
     from hsvae.pipeline.configs import stage_configs
+    from hsvae.pipeline.params import validate
     from hsvae.training import pretrain as pretrain_module
     from tests.pipeline_utils import ROOT, TINY, overlay
 
     params = overlay(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
     params["models"] = ["vae", "mat_vae", "hsvae"]
-    download(params["data"], 0, tmp_path / "raw", tmp_path / "cache")
-    preprocess(tmp_path / "raw", tmp_path / "data", params["data"], 0)
+    settings = validate(params)
+    download(settings.data, 0, tmp_path / "raw", tmp_path / "cache")
+    preprocess(tmp_path / "raw", tmp_path / "data", settings.data, 0)
     splits = load_splits(tmp_path / "data")
     lengths = splits["train"].lengths
     spread = {}
@@ -248,7 +254,7 @@ def test_every_vae_trains_on_random_batches(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrain_module, "fit", first_epoch_batches)
     for name in ("vae", "mat_vae", "hsvae"):
         try:
-            pretrain_module.pretrain(stage_configs(params)[f"pretrain/{name}"], splits["train"], splits["valid"], 400,
+            pretrain_module.pretrain(stage_configs(settings)[f"pretrain/{name}"], splits["train"], splits["valid"], 400,
                                      torch.device("cpu"), None, tmp_path / "m.pt", progress=False)
         except StopIteration:
             pass
@@ -262,7 +268,7 @@ def test_models_start_as_the_authors_keras_layers(name):
     """Embedding U(-0.05, 0.05); GRU weights LeCun normal (truncated at 2 sigma, variance
     1/fan_in kept), zero biases; dense layers Glorot uniform, zero bias (Keras's defaults)."""
     torch.manual_seed(0)
-    model = build_vae(name, 2003, {"embedding_dim": 64, "hidden_dim": 128, "latent_dim": 32}, {})
+    model = build_vae(name, 2003, ArchSettings(embedding_dim=64, hidden_dim=128, latent_dim=32), VAE_MODELS[name].config())
     embedding = model.embedding.weight[1:]
     assert embedding.abs().max() <= 0.05 and embedding.std().item() == pytest.approx(0.1 / 12**0.5, rel=0.02)
     assert not model.embedding.weight[0].any()

@@ -1,11 +1,14 @@
-"""A new model is one class (its config dataclass beside it), one registry entry and its conf
-section: a VAE with a Laplace prior on z, its KL registered with torch.distributions, runs
-under `dvc exp run` on the test corpus without touching any other module or dvc.yaml."""
+"""A new model is one class (its config section beside it) and one registry entry; `python -m
+hsvae.pipeline.conf` writes its conf section: a VAE with a Laplace prior on z, its KL
+registered with torch.distributions, runs under `dvc exp run` on the test corpus without
+touching any other module or dvc.yaml."""
 import json
+import sys
 import types
 
 import pytest
 import torch
+import yaml
 from torch.distributions import Normal, kl_divergence
 
 from hsvae.data.splits import Split
@@ -18,12 +21,12 @@ from tests.pipeline_utils import run, tiny_repo
 # copied into the test repository
 MODULE = '''"""A VAE with a Laplace(0, 1) prior on z."""
 import math
-from dataclasses import dataclass
 
 import torch
+from pydantic import Field
 from torch.distributions import Laplace, Normal, register_kl
 
-from hsvae.core.config import param
+from hsvae.core.config import Real, Section
 from hsvae.models.vae import VAE
 
 
@@ -40,14 +43,14 @@ def kl_normal_laplace(q, p):
     return torch.log(2 * b) + mean_abs / b - torch.log(s) - 0.5 * math.log(2 * math.pi * math.e)
 
 
-@dataclass(frozen=True)
-class LaplaceVAEConfig:
-    psi: float = param(0.1, ge=0, doc="KL weight")
+class LaplaceVAEConfig(Section):
+    """A VAE with a Laplace(0, 1) prior on z."""
+    psi: Real = Field(0.1, ge=0, description="KL weight")
 
 
 class LaplaceVAE(VAE):
-    def prior_z(self, device) -> StandardLaplace:
-        zeros = torch.zeros(self.latent_dim, device=device)
+    def prior_z(self, like) -> StandardLaplace:
+        zeros = torch.zeros(self.latent_dim, device=like.device)
         return StandardLaplace(zeros, zeros + 1.0, validate_args=False)
 '''
 
@@ -72,11 +75,10 @@ def ran_stages(out: str) -> set:
 
 @pytest.mark.slow(seconds=31)
 def test_a_model_added_in_one_place_runs_under_dvc_exp_run(tmp_path, monkeypatch):
-    """A new model: its module, one registry entry and its conf section (the defaults test says
-    when it is missing) — no dvc.yaml edit. `dvc exp run` trains it, `-S laplace_vae.psi=0.2`
+    """A new model: its module and one registry entry, then `python -m hsvae.pipeline.conf`
+    writes its conf section — no dvc.yaml edit. `dvc exp run` trains it, `-S laplace_vae.psi=0.2`
     re-runs exactly its stages, and `dvc status` is clean after."""
-    repo = tiny_repo(tmp_path, {"models": ["laplace_vae"], "baselines": [], "laplace_vae": {"psi": 0.1},
-                                "train": {"epochs": 8}})
+    repo = tiny_repo(tmp_path, {"models": ["laplace_vae"], "baselines": [], "train": {"epochs": 8}})
     (repo / "hsvae/models/laplace_vae.py").write_text(MODULE)
     registry = (repo / "hsvae/models/registry.py").read_text()
     registry = registry.replace("from hsvae.models.mat_vae import", "from hsvae.models.laplace_vae import LaplaceVAE, "
@@ -84,6 +86,12 @@ def test_a_model_added_in_one_place_runs_under_dvc_exp_run(tmp_path, monkeypatch
     registry = registry.replace("VAE_MODELS = {", "VAE_MODELS = {\n    \"laplace_vae\": ModelSpec(LaplaceVAE, "
                                 "LaplaceVAEConfig, \"laplace_vae\"),")
     (repo / "hsvae/models/registry.py").write_text(registry)
+    tiny = yaml.safe_load((repo / "conf/config.yaml").read_text())  # the test's sizes, kept over the rewrite
+    run([sys.executable, "-m", "hsvae.pipeline.conf"], repo)
+    written = yaml.safe_load((repo / "conf/config.yaml").read_text())
+    assert written["laplace_vae"] == {"psi": 0.1}
+    (repo / "conf/config.yaml").write_text(yaml.safe_dump({**tiny, "laplace_vae": written["laplace_vae"]},
+                                                          sort_keys=False))
     run(["git", "add", "-A"], repo)
     run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "a Laplace VAE"], repo)
     first = ran_stages(run(["dvc", "exp", "run"], repo).stdout)
@@ -105,7 +113,7 @@ def test_a_model_added_in_one_place_runs_under_dvc_exp_run(tmp_path, monkeypatch
     with torch.no_grad():
         q = model.posterior(model.encoder(batch))
         assert float(model.loss_terms(batch)["kl_z"]) == pytest.approx(
-            float(laplace_vae.kl_normal_laplace(q, model.prior_z("cpu")).sum(-1).mean()), rel=1e-5)
+            float(laplace_vae.kl_normal_laplace(q, model.prior_z(q.loc)).sum(-1).mean()), rel=1e-5)
     assert test["kl_z"] > 0 and 0 <= test["ah_sample"] <= 1
     summary = json.loads((repo / "reports/summary.json").read_text())
     assert list(summary) == ["laplace_vae"]

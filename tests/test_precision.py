@@ -5,10 +5,13 @@ import yaml
 from hsvae.data.corpora import download
 from hsvae.data.preprocess import preprocess
 from hsvae.data.splits import Split
-from hsvae.core.device import cpu_has_native_bf16, device_and_dtype, resolve_graphs, resolve_precision
+from hsvae.core.device import (cpu_has_native_bf16, device_and_dtype, matmul_precision, resolve_graphs,
+                               resolve_precision)
 from hsvae.core.errors import UserError
 from hsvae.pipeline.configs import stage_configs
+from hsvae.pipeline.params import validate
 from hsvae.training.pretrain import pretrain
+from hsvae.training.settings import TrainSettings
 from tests.pipeline_utils import ROOT, TINY, overlay
 
 
@@ -20,11 +23,16 @@ def test_precision_choices():
     # auto: bf16 where the CPU multiplies bf16 in hardware (AMX, AVX512-BF16), fp32 elsewhere
     assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
     assert resolve_precision("tf32", cpu) is None and not torch.backends.cuda.matmul.allow_tf32  # no global effect
-    # the stage's device_and_dtype sets TF32 for the process, on for tf32 only
-    assert device_and_dtype({"device": "cpu", "precision": "tf32"}) == (cpu, None)
-    assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
-    assert device_and_dtype({"device": "cpu", "precision": "bf16"}) == (cpu, torch.bfloat16)
-    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert device_and_dtype(TrainSettings(device="cpu", precision="tf32")) == (cpu, None)
+    assert device_and_dtype(TrainSettings(device="cpu", precision="bf16")) == (cpu, torch.bfloat16)
+    assert not torch.backends.cuda.matmul.allow_tf32  # deciding sets nothing
+
+
+def test_tf32_is_switched_on_only_while_a_tf32_stage_works():
+    for precision, inside in (("tf32", True), ("fp32", False), ("bf16", False)):
+        with matmul_precision(precision):
+            assert torch.backends.cuda.matmul.allow_tf32 is inside and torch.backends.cudnn.allow_tf32 is inside
+        assert not torch.backends.cuda.matmul.allow_tf32  # restored
 
 
 def test_cuda_graphs_are_off_on_a_cpu_and_refused_when_asked_for():
@@ -39,8 +47,9 @@ def test_cuda_graphs_are_off_on_a_cpu_and_refused_when_asked_for():
 def test_bf16_training_reaches_the_fp32_reconstruction(tmp_path, name):
     params = overlay(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
     params["train"].update(epochs=4)
-    download(params["data"], 0, tmp_path / "raw", tmp_path / "cache")
-    preprocess(tmp_path / "raw", tmp_path / "data", params["data"], 0)
+    params = validate(params)
+    download(params.data, 0, tmp_path / "raw", tmp_path / "cache")
+    preprocess(tmp_path / "raw", tmp_path / "data", params.data, 0)
     vocab = len((tmp_path / "data/vocab.txt").read_text().splitlines())
     train, valid = Split(tmp_path / "data", "train"), Split(tmp_path / "data", "valid")
     final = {}

@@ -18,12 +18,17 @@ from hsvae.data.preprocess import (
 from hsvae.data.splits import Split
 from hsvae.data.synthetic import SyntheticCorpus
 from hsvae.data.vocabulary import SPECIALS, UNK, Vocabulary
+from tests.pipeline_utils import data_settings
 
-DATA = {
+DATA = data_settings({
     "corpus": "synthetic", "local_dir": "", "per_class": {"train": 30, "valid": 5, "test": 6},
     "min_length": 1, "max_length": 60, "vocab_size": 300, "oversample": 1.5, "workers": 2,
     "synthetic": {"classes": 4, "signal": 0.6, "background_vocab": 200, "topic_words": 20, "mean_phrases": [1.5, 4.0]},
-}
+})
+
+
+def with_data(**changes):
+    return data_settings({**vars(DATA), **changes})
 
 
 def test_cleaning_rules():
@@ -91,7 +96,7 @@ def run_preprocess(tmp_path, data=DATA, seed=0, name="out"):
 def test_exact_per_class_counts_disjoint_splits_and_stats(tmp_path):
     stats, out = run_preprocess(tmp_path)
     texts = {s: (out / f"{s}.txt").read_text().splitlines() for s in ("train", "valid", "test")}
-    for split, per in DATA["per_class"].items():
+    for split, per in vars(DATA.per_class).items():
         labels = Split(out, split).labels
         assert np.bincount(labels).tolist() == [per] * 4
         assert stats["splits"][split]["sentences"] == 4 * per
@@ -105,7 +110,7 @@ def test_exact_per_class_counts_disjoint_splits_and_stats(tmp_path):
 
 
 def test_vocabulary_comes_from_train_and_is_capped(tmp_path):
-    data = {**DATA, "vocab_size": 25}
+    data = with_data(vocab_size=25)
     _, out = run_preprocess(tmp_path, data)
     words = (out / "vocab.txt").read_text().splitlines()
     assert words[:3] == list(SPECIALS) and len(words) == 28
@@ -131,7 +136,7 @@ def test_a_class_too_small_is_named(tmp_path, monkeypatch):
         with open(raw / f"{split}.csv", "w", newline="") as f:
             csv.writer(f).writerows(rows)
     (raw / "classes.txt").write_text("first\nsecond\n")
-    data = {**DATA, "corpus": "two_csv", "per_class": {"train": 3, "valid": 1, "test": 1}}
+    data = with_data(corpus="two_csv", per_class={"train": 3, "valid": 1, "test": 1})
     monkeypatch.setitem(CORPORA, "two_csv", CsvCorpus("x", text_column=1, classes=2, rows={}))
     with pytest.raises(CorpusTooSmall, match=r"class 2 has 3 sentences .* 3 train \+ 1 valid = 4 are needed"):
         preprocess(raw, tmp_path / "out", data, 0)
@@ -148,7 +153,7 @@ def test_bad_csv_rows_are_dropped_and_counted(tmp_path, monkeypatch):
         with open(raw / f"{split}.csv", "ab") as f:
             f.write(b'1,"t","bytes \xff\xfe not utf-8"\n')
     (raw / "classes.txt").write_text("a\nb\n")
-    data = {**DATA, "corpus": "two_csv", "per_class": {"train": 2, "valid": 1, "test": 2}}
+    data = with_data(corpus="two_csv", per_class={"train": 2, "valid": 1, "test": 2})
     monkeypatch.setitem(CORPORA, "two_csv", CsvCorpus("x", text_column=2, classes=2, rows={}))
     stats = preprocess(raw, tmp_path / "out", data, 0)
     assert stats["dropped"] == {"bad_label": 4, "missing_field": 2, "length": 0}
@@ -161,7 +166,7 @@ def test_presplit_corpus_keeps_its_splits_and_vocabulary(tmp_path):
         (local / f"{split}.txt").write_text("\n".join(f"the _UNK river {i}" for i in range(n)) + "\n")
         (local / f"{split}_class_label.txt").write_text("\n".join(str(i % 2) for i in range(n)) + "\n")
     (local / "vocab.txt").write_text("the\nriver\n_UNK\n")
-    data = {**DATA, "corpus": "local", "local_dir": str(local)}
+    data = with_data(corpus="local", local_dir=str(local))
     stats, out = run_preprocess(tmp_path, data)
     assert (out / "vocab.txt").read_text().splitlines() == [*SPECIALS, "the", "river"]
     assert Split(out, "train").sentences[0].tolist() == [3, UNK, 4, UNK]
@@ -173,7 +178,7 @@ def test_local_corpus_without_train_is_a_clear_error(tmp_path):
         (tmp_path / f"{split}.txt").write_text("x\n")
         (tmp_path / f"{split}_class_label.txt").write_text("0\n")
     with pytest.raises(FileNotFoundError, match="lacks train.txt, train_class_label.txt"):
-        download({**DATA, "corpus": "local", "local_dir": str(tmp_path)}, 0, tmp_path / "raw", tmp_path / "c")
+        download(with_data(corpus="local", local_dir=str(tmp_path)), 0, tmp_path / "raw", tmp_path / "c")
 
 
 @pytest.mark.skipif(not Path("../shared/data/hsvae-dbpedia/valid.txt").exists(), reason="needs ../shared")
@@ -185,7 +190,7 @@ def test_authors_dbpedia_text_reads_as_a_local_corpus(tmp_path):
         (local / f"{split}.txt").write_bytes((shared / f"{source}.txt").read_bytes())
         (local / f"{split}_class_label.txt").write_bytes((shared / f"{source}_class_label.txt").read_bytes())
     (local / "vocab.txt").write_bytes((shared / "vocab.txt").read_bytes())
-    stats, out = run_preprocess(tmp_path, {**DATA, "corpus": "local", "local_dir": str(local), "vocab_size": 20000})
+    stats, out = run_preprocess(tmp_path, with_data(corpus="local", local_dir=str(local), vocab_size=20000))
     assert stats["classes"] == 14 and stats["splits"]["train"]["sentences"] == 14000
     assert stats["vocabulary"] == 19999  # the authors' 20,000 words less their _UNK marker
     assert 1 <= stats["splits"]["train"]["min_length"] and stats["splits"]["train"]["max_length"] <= 62

@@ -68,7 +68,7 @@ def test_bad_params_are_named_with_what_is_allowed(key, value, message):
 def test_a_number_written_as_yaml_1_1_reads_it_is_accepted():
     params = default_params()
     params["train"]["lr"] = "1e-3"  # YAML 1.1 (PyYAML) reads `lr: 1e-3` as a string
-    assert validate(params)["train"]["lr"] == 0.001
+    assert validate(params).train.lr == 0.001
 
 
 def test_a_bad_study_point_is_named_before_anything_runs():
@@ -88,9 +88,9 @@ def test_the_committed_params_are_conf_composed_and_the_paper_preset_is_valid():
 
     assert compose(conf=ROOT / "conf") == default_params()
     paper = validate(compose(["preset=paper"], conf=ROOT / "conf"))
-    assert paper["preset"] == "paper"
-    assert paper["arch"]["hidden_dim"] == 512 and paper["data"]["per_class"]["train"] == 10_000
-    assert paper["baselines"] == ["classifier", "bert"]
+    assert paper.preset == "paper"
+    assert paper.arch.hidden_dim == 512 and paper.data.per_class.train == 10_000
+    assert paper.baselines == ["classifier", "bert"]
 
 
 SETTINGS_OF = {"download": "data", "preprocess": "data", "pretrain hsvae": "pretrain/hsvae",
@@ -233,8 +233,8 @@ def local_corpus(folder, labels=None, texts=None, classes=("a", "b", "c")):
 
 
 def local_data(folder, **changes):
-    params = validate(default_params())
-    return {**params["data"], "corpus": "local", "local_dir": str(folder), **changes}
+    data = default_params()["data"]
+    return validate({**default_params(), "data": {**data, "corpus": "local", "local_dir": str(folder), **changes}}).data
 
 
 @pytest.mark.parametrize("labels,classes,message", [
@@ -337,10 +337,11 @@ def test_a_learning_rate_that_diverges_in_the_first_epoch_is_stopped_by_name(tmp
     from hsvae.training.pretrain import pretrain
     from tests.pipeline_utils import TINY, overlay
 
-    params = overlay(validate(default_params()), TINY)
+    params = overlay(default_params(), TINY)
     params["train"].update(lr=1.0, epochs=3)
-    download(params["data"], 0, tmp_path / "raw", tmp_path / "cache")
-    preprocess(tmp_path / "raw", tmp_path / "data", params["data"], 0)
+    params = validate(params)
+    download(params.data, 0, tmp_path / "raw", tmp_path / "cache")
+    preprocess(tmp_path / "raw", tmp_path / "data", params.data, 0)
     splits = load_splits(tmp_path / "data")
     with pytest.raises(TrainingError, match=r"^vae: diverged: mean training loss [\d.]+ over epoch 1's steps 1-\d+, "
                                             r"above 2 x [\d.]+ \(what guessing every word uniformly scores\); "
@@ -392,14 +393,15 @@ def test_a_checkpoint_resumes_only_the_run_of_its_data(tmp_path):
     from hsvae.training.pretrain import pretrain
     from tests.pipeline_utils import TINY, overlay
 
-    params = overlay(validate(default_params()), TINY)
+    params = overlay(default_params(), TINY)
     params["train"]["epochs"] = 2
     params["data"]["vocab_size"] = 100  # both corpora have more words: the same vocabulary size
+    params = validate(params)
     cfg = stage_configs(params)["pretrain/vae"]
     corpora = {}
     for name, seed in (("a", 0), ("b", 1)):
-        download(params["data"], seed, tmp_path / f"raw-{name}", tmp_path / "cache")
-        preprocess(tmp_path / f"raw-{name}", tmp_path / name, params["data"], seed)
+        download(params.data, seed, tmp_path / f"raw-{name}", tmp_path / "cache")
+        preprocess(tmp_path / f"raw-{name}", tmp_path / name, params.data, seed)
         corpora[name] = load_splits(tmp_path / name)
     vocab = vocabulary_size(tmp_path / "a")
     assert vocabulary_size(tmp_path / "b") == vocab

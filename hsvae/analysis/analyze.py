@@ -25,19 +25,18 @@ from hsvae.models.registry import VAE_MODELS
 def caption(cfg, sizes: dict) -> str:
     """Corpus, split sizes (as preprocessed: a corpus split by its authors has no per-class
     sample), sizes and the paper model's prior, for every figure's title."""
-    arch = cfg["arch"]
-    text = (f"corpus {cfg['data']['corpus']} ({sizes['train']}/{sizes['valid']}/{sizes['test']} sentences), "
-            f"latent {arch['latent_dim']}, hidden {arch['hidden_dim']}")
-    hsvae = next((cfg["hparams"][m] for m in cfg["models"] if VAE_MODELS[m].has_gamma), None)
+    text = (f"corpus {cfg.data.corpus} ({sizes['train']}/{sizes['valid']}/{sizes['test']} sentences), "
+            f"latent {cfg.arch.latent_dim}, hidden {cfg.arch.hidden_dim}")
+    hsvae = next((getattr(cfg, VAE_MODELS[m].section) for m in cfg.models if VAE_MODELS[m].has_gamma), None)
     if hsvae:
-        text += f", HSVAE alpha={hsvae['alpha']:g} beta={hsvae['beta']:g} psi={hsvae['psi']:g} lambda={hsvae['lambda']:g}"
+        text += f", HSVAE alpha={hsvae.alpha:g} beta={hsvae.beta:g} psi={hsvae.psi:g} lambda={hsvae.lam:g}"
     return text
 
 
 def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
     """Draw the figures into `figures` and write each gamma_class matrix into `gamma_dir` (both
     existing, empty folders); return (summary, analysis, [(figure title, file name)], caption)."""
-    summary = summarise(reports, cfg["models"] + cfg["baselines"])
+    summary = summarise(reports, cfg.models + cfg.baselines)
     names, train, test = class_names(data_dir), Split(data_dir, "train"), Split(data_dir, "test")
     kl = class_kl(train, len(names), vocabulary_size(data_dir))
     analysis = {"class_kl_mean": mean_off_diagonal(kl)}
@@ -45,11 +44,11 @@ def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
     # file names in the paper's order: `dvc plots show` lists a folder's images by name
     drawn = [("Fig. 2: accuracy, sparsity and reconstruction", "fig2_accuracy_hoyer.png"),
              ("Fig. 3: Average Hoyer over training", "fig3_hoyer_epochs.png")]
-    window = cfg["analyze"]["window"]
+    window = cfg.analyze.window
     figure_accuracy_sparsity(summary, figures / "fig2_accuracy_hoyer.png", text, len(names))
-    figure_hoyer_over_training(reports / "pretrain", [m for m in cfg["models"] if VAE_MODELS[m].sparse],
+    figure_hoyer_over_training(reports / "pretrain", [m for m in cfg.models if VAE_MODELS[m].sparse],
                                figures / "fig3_hoyer_epochs.png", text)
-    for name in (m for m in cfg["models"] if VAE_MODELS[m].has_gamma):
+    for name in (m for m in cfg.models if VAE_MODELS[m].has_gamma):
         with reading(reports / "codes" / f"{name}.npz", f"pretrain@{name}"):
             means = np.load(reports / "codes" / f"{name}.npz")["gamma"]
         matrix = gamma_class(means, test.labels, len(names))

@@ -44,15 +44,22 @@ def resolve_precision(precision: str, device: torch.device):
     return {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def device_and_dtype(settings: dict):
-    """Device and autocast dtype of a stage config holding `device` and `precision`, and
-    PyTorch's process-wide TF32 switches set for it (on for tf32, off otherwise): called where
-    a stage starts its work, the one place this project changes a global setting."""
-    device = resolve_device(settings["device"])
-    tf32 = settings["precision"] == "tf32"
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    return device, resolve_precision(settings["precision"], device)
+def device_and_dtype(train):
+    """Device and autocast dtype of the `train` settings (`device`, `precision`)."""
+    device = resolve_device(train.device)
+    return device, resolve_precision(train.precision, device)
+
+
+@contextlib.contextmanager
+def matmul_precision(precision: str):
+    """PyTorch's process-wide TF32 switches on for `tf32` (off otherwise) while a stage trains,
+    restored after: the one place this project changes a global setting."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def resolve_graphs(setting, device: torch.device, encoder: str = "gru", dtype=None) -> bool:

@@ -14,6 +14,7 @@ from hsvae.core.errors import InputError
 from hsvae.crosscheck import authors
 from hsvae.data.splits import load_splits
 from hsvae.data.vocabulary import SPECIALS, UNK, Vocabulary
+from hsvae.models.registry import VAE_MODELS
 
 # The settings of the side-by-side runs: the dbpedia-cpu corpus and sizes (the released DBpedia
 # splits, vocabulary 2,000, GRU 128, embeddings 64, latent 32, batch 64, lr 8e-4), 4 epochs and,
@@ -29,16 +30,16 @@ OURS = {"rec": "valid/rec", "kl_z": "valid/kl_z", "kl_gamma": "valid/kl_gamma", 
 OURS_MEAN = {"hsvae": "valid/ah_gamma_sample_mean", "mat_vae": "valid/ah_mean"}
 
 
-def settings(params: dict, model: str) -> dict:
-    """What the authors' script of `model` is run with, read from the same params as ours."""
-    arch, train, section = params["arch"], params["train"], params["model" if model == "hsvae" else model]
-    found = {"model": model, "epochs": train["epochs"], "batch_size": train["batch_size"], "lr": train["lr"],
-             **{k: arch[k] for k in ("embedding_dim", "hidden_dim", "latent_dim")},
-             "psi": section["psi"], "lambda": section["lambda"]}
+def settings(params, model: str) -> dict:
+    """What the authors' script of `model` is run with, read from the same settings as ours."""
+    arch, train, section = params.arch, params.train, getattr(params, VAE_MODELS[model].section)
+    found = {"model": model, "epochs": train.epochs, "batch_size": train.batch_size, "lr": train.lr,
+             "embedding_dim": arch.embedding_dim, "hidden_dim": arch.hidden_dim, "latent_dim": arch.latent_dim,
+             "psi": section.psi, "lambda": section.lam}
     if model == "hsvae":
-        found.update({k: section[k] for k in ("alpha", "beta", "temperature")})
+        found.update(alpha=section.alpha, beta=section.beta, temperature=section.temperature)
     else:
-        found["gamma"] = section["gamma"]
+        found["gamma"] = section.gamma
     return found
 
 
@@ -55,26 +56,26 @@ def write_authors_data(processed: Path, out: Path):
     (out / "vocab.txt").write_text("\n".join(vocab.words[len(SPECIALS):] + ["_UNK"]) + "\n", encoding="utf-8")
 
 
-def prepare(params: dict, work: Path) -> Path:
+def prepare(params, work: Path) -> Path:
     """The corpus of `params`, downloaded (or read from data.source_dir) and preprocessed into
     `work`, as the pipeline's download and preprocess stages make it."""
     from hsvae.data.corpora import download
     from hsvae.data.preprocess import preprocess
 
-    data = params["data"]
+    data = params.data
     processed = work / "processed"
     if not processed.exists():
         with atomic_path(work / "raw") as raw:
-            download(data, data["seed"], raw, cache=work / "downloads")
+            download(data, data.seed, raw, cache=work / "downloads")
         with atomic_path(processed) as tmp:
-            preprocess(work / "raw", tmp, data, data["seed"])
+            preprocess(work / "raw", tmp, data, data.seed)
     if not (work / "authors-data").exists():
         with atomic_path(work / "authors-data") as tmp:
             write_authors_data(processed, tmp)
     return processed
 
 
-def run_ours(params: dict, model: str, seed: int, processed: Path) -> list:
+def run_ours(params, model: str, seed: int, processed: Path) -> list:
     """This repository's `model` trained on `processed` at `seed`: its per-epoch validation curves."""
     from hsvae.core.device import device_and_dtype
     from hsvae.data.splits import vocabulary_size
@@ -82,20 +83,20 @@ def run_ours(params: dict, model: str, seed: int, processed: Path) -> list:
     from hsvae.training.pretrain import training_setup, validation_metrics
     from hsvae.training.train import Objective, fit
 
-    params = {**params, "train": {**params["train"], "seed": seed}}
-    cfg = stage_configs({**params, "models": [model]})[f"pretrain/{model}"]
-    device, dtype = device_and_dtype(cfg["train"])
+    train = params.train.model_copy(update={"seed": seed})
+    cfg = stage_configs(params.model_copy(update={"train": train, "models": [model]}))[f"pretrain/{model}"]
+    device, dtype = device_and_dtype(train)
     splits = load_splits(processed)
     setup = training_setup(cfg, splits["train"], vocabulary_size(processed), device, dtype)
-    objective = Objective(setup.model.loss_terms, setup.optimizer, cfg["train"]["grad_clip"], dtype, setup.graphs)
+    objective = Objective(setup.model.loss_terms, setup.optimizer, train.grad_clip, dtype, setup.graphs)
     history = fit(model, setup.model, objective, setup.batches,
-                  lambda: validation_metrics(setup.model, splits["valid"], cfg["train"], device),
-                  epochs=cfg["train"]["epochs"], seed=seed, device=device, load=setup.load, progress=False)
+                  lambda: validation_metrics(setup.model, splits["valid"], train, device),
+                  epochs=train.epochs, seed=seed, device=device, load=setup.load, progress=False)
     keys = {**OURS, "ah_mean": OURS_MEAN[model]}
     return [{"epoch": row["epoch"], **{k: row[v] for k, v in keys.items() if v in row}} for row in history]
 
 
-def run_authors(params: dict, model: str, seed: int, work: Path, source: str | None, tf_python: str) -> list:
+def run_authors(params, model: str, seed: int, work: Path, source: str | None, tf_python: str) -> list:
     """The authors' `model` script, patched, run by `tf_python` on the same data at `seed`: its
     per-epoch validation curves read from its log (kept in `work`/logs)."""
     script = authors.script(model, source, work / "downloads")
@@ -139,7 +140,7 @@ def crosscheck(out: Path, work: Path, seeds, models=MODELS, implementations=("au
     params = validate(compose([*OVERRIDES, *overrides]))
     # What made the runs; a folder of the authors' files (verified by git blob id) is not.
     chosen = [o for o in (*OVERRIDES, *overrides) if not o.startswith("data.source_dir=")]
-    data = {k: v for k, v in params["data"].items() if k != "source_dir"}
+    data = {k: v for k, v in params.data.params().items() if k != "source_dir"}
     work = work / hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]  # one folder per corpus
     processed = prepare(params, work)
     found = load_results(out)

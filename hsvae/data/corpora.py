@@ -34,13 +34,13 @@ class Corpus(ABC):
     user_text = False
 
     @abstractmethod
-    def fill(self, data: dict, seed: int, raw: Path, cache: Path, url_base: dict):
+    def fill(self, data, seed: int, raw: Path, cache: Path, url_base: dict):
         """Write the corpus's raw files into the folder `raw` (downloads through `cache`)."""
 
-    def check(self, data: dict):
+    def check(self, data):
         """What this machine must hold for the corpus (nothing to check by default)."""
 
-    def source(self, raw: Path, data: dict) -> Path:
+    def source(self, raw: Path, data) -> Path:
         return raw
 
 
@@ -57,7 +57,7 @@ class Local(Corpus):
     user_text = True
 
     def fill(self, data, seed, raw, cache, url_base):
-        source = Path(data["local_dir"])
+        source = Path(data.local_dir)
         check_local_dir(source)
         raw.mkdir(parents=True, exist_ok=True)
         for file in SPLIT_FILES + ("vocab.txt", "classes.txt"):
@@ -65,10 +65,10 @@ class Local(Corpus):
                 copy_file(source / file, raw / file)
 
     def check(self, data):
-        check_local_dir(Path(data["local_dir"]))
+        check_local_dir(Path(data.local_dir))
 
     def source(self, raw, data):
-        return Path(data["local_dir"])
+        return Path(data.local_dir)
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,8 @@ class SplitCorpus(Corpus):
     class_names: tuple = ()
 
     def fill(self, data, seed, raw, cache, url_base):
-        if data["source_dir"]:  # offline: the user's copy of the files, verified as a download is
-            source = Path(data["source_dir"])
+        if data.source_dir:  # offline: the user's copy of the files, verified as a download is
+            source = Path(data.source_dir)
             check_source_dir(source, self)
             files = {file: source / file for file in self.blob_ids}
         else:
@@ -123,8 +123,8 @@ class SplitCorpus(Corpus):
             (raw / "classes.txt").write_text("\n".join(self.class_names) + "\n")
 
     def check(self, data):
-        if data["source_dir"]:
-            check_source_dir(Path(data["source_dir"]), self)
+        if data.source_dir:
+            check_source_dir(Path(data.source_dir), self)
 
 
 # The authors' DBpedia labels number Zhang et al.'s (2015) classes in their order (a sentence
@@ -168,11 +168,11 @@ CORPORA = {
 }
 
 
-def download(data: dict, seed: int, raw: Path, cache: Path, url_base: dict | None = None):
-    """Fill the folder `raw` for the corpus `data["corpus"]`. Downloads go through `cache`
+def download(data, seed: int, raw: Path, cache: Path, url_base: dict | None = None):
+    """Fill the folder `raw` for the corpus `data.corpus` (the data settings). Downloads go through `cache`
     (kept between runs, so an interrupted download resumes). `url_base` overrides the
     public URLs (tests serve files on 127.0.0.1)."""
-    CORPORA[data["corpus"]].fill(data, seed, raw, cache, url_base or {})
+    CORPORA[data.corpus].fill(data, seed, raw, cache, url_base or {})
 
 
 def check_source_dir(source: Path, spec: SplitCorpus):
@@ -229,16 +229,16 @@ def verify_counts(raw: Path, spec: CsvCorpus, archive: Path):
             )
 
 
-def write_synthetic(data: dict, seed: int, raw: Path):
+def write_synthetic(data, seed: int, raw: Path):
     """The synthetic corpus as Zhang-style CSVs, with a margin over the per-class counts so the
     length limits can drop a few sentences."""
-    cfg = data["synthetic"]
-    corpus = SyntheticCorpus(cfg["classes"], cfg["signal"], cfg["background_vocab"], cfg["topic_words"],
-                             tuple(cfg["mean_phrases"]), seed)
+    synthetic = data.synthetic
+    corpus = SyntheticCorpus(synthetic.classes, synthetic.signal, synthetic.background_vocab, synthetic.topic_words,
+                             synthetic.mean_phrases, seed)
     rng = np.random.default_rng(seed + 1)
-    per_class = data["per_class"]
+    per_class = data.per_class
     raw.mkdir(parents=True, exist_ok=True)
-    pools = {"train": per_class["train"] + per_class["valid"], "test": per_class["test"]}
+    pools = {"train": per_class.train + per_class.valid, "test": per_class.test}
     for pool, count in pools.items():
         with open(raw / f"{pool}.csv", "w", newline="") as f:
             writer = csv.writer(f)

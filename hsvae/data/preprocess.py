@@ -134,23 +134,23 @@ def reservoir_by_class(rows, classes: int, capacity: int, rng: np.random.Generat
     return kept, seen
 
 
-def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int, stats: dict):
-    """Per class: exactly per_class[split] sentences within the length limits, train and
+def sample_csv(raw: Path, data, seed: int, text_column: int, classes: int, stats: dict):
+    """Per class: exactly per_class.SPLIT sentences within the length limits, train and
     valid drawn disjointly from train.csv, test from test.csv. Only the sampled candidates
-    are tokenised, all classes at once over `data["workers"]` processes."""
-    per_class, oversample = data["per_class"], data["oversample"]
-    low, high = data["min_length"], data["max_length"]
+    are tokenised, all classes at once over `data.workers` processes."""
+    per_class, oversample = data.per_class, data.oversample
+    low, high = data.min_length, data.max_length
     rng = np.random.default_rng(seed)
     pools = {"train": ("train", "valid"), "test": ("test",)}
     splits = {s: ([], []) for s in SPLITS}
     dropped = stats.setdefault("dropped", Counter())
     tokenizer = Tokenizer()
     for pool, pool_splits in pools.items():
-        need = sum(per_class[s] for s in pool_splits)
+        need = sum(getattr(per_class, s) for s in pool_splits)
         kept, seen = reservoir_by_class(
             read_csv(raw / f"{pool}.csv", text_column, classes, dropped), classes, math.ceil(need * oversample), rng
         )
-        tokenized = iter(tokenize_joined([t for texts in kept for t in texts], data["workers"], tokenizer))
+        tokenized = iter(tokenize_joined([t for texts in kept for t in texts], data.workers, tokenizer))
         for label in range(classes):
             candidates = [s for s in (next(tokenized) for _ in kept[label]) if low <= length(s) <= high]
             dropped["length"] += len(kept[label]) - len(candidates)
@@ -158,25 +158,25 @@ def sample_csv(raw: Path, data: dict, seed: int, text_column: int, classes: int,
                 raise CorpusTooSmall(
                     f"{raw / f'{pool}.csv'}: class {label + 1} has {len(candidates)} sentences of "
                     f"{low}-{high} tokens among {len(kept[label])} sampled of {seen[label]}, "
-                    f"but {' + '.join(f'{per_class[s]} {s}' for s in pool_splits)} = {need} are needed"
+                    f"but {' + '.join(f'{getattr(per_class, s)} {s}' for s in pool_splits)} = {need} are needed"
                 )
             order = rng.permutation(len(candidates))[:need]
             start = 0
             for split in pool_splits:
-                chosen = order[start : start + per_class[split]]
+                chosen = order[start : start + getattr(per_class, split)]
                 splits[split][0].extend(candidates[i] for i in chosen)
                 splits[split][1].extend([label] * len(chosen))
-                start += per_class[split]
+                start += getattr(per_class, split)
     return splits
 
 
-def read_presplit(raw: Path, data: dict, dropped: Counter):
+def read_presplit(raw: Path, data, dropped: Counter):
     """Authors' or local splits: lines are already tokenised (split on white space). The
     authors' splits are kept as released; a `local` corpus gets the rules of the raw corpora:
     non-ASCII characters removed, then empty sentences and sentences outside
     [min_length, max_length] tokens dropped (counted in `dropped`). Every class must appear in
     every split, and there must be at least 2."""
-    kind = CORPORA[data["corpus"]]
+    kind = CORPORA[data.corpus]
     named = raw / "classes.txt"
     shown = kind.source(raw, data)
     classes = len(read_lines(named, shown=shown / named.name)) if named.exists() else None
@@ -190,7 +190,7 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
                 tokens = sentence.encode("ascii", errors="ignore").decode().split()
                 if not tokens:
                     dropped["empty"] += 1
-                elif not data["min_length"] <= len(tokens) <= data["max_length"]:
+                elif not data.min_length <= len(tokens) <= data.max_length:
                     dropped["length"] += 1
                 else:
                     kept.append((" ".join(tokens), label))
@@ -207,11 +207,11 @@ def read_presplit(raw: Path, data: dict, dropped: Counter):
     return splits, classes
 
 
-def preprocess(raw: Path, out: Path, data: dict, seed: int):
+def preprocess(raw: Path, out: Path, data, seed: int):
     """Write out/{split}.npz (tokens, offsets, labels), out/{split}.txt, out/vocab.txt,
     out/classes.txt; return the statistics of the paper's Table 2."""
     stats = {"dropped": Counter()}
-    kind = CORPORA[data["corpus"]]
+    kind = CORPORA[data.corpus]
     if kind.layout == "csv":
         classes = len((raw / "classes.txt").read_text().split())
         splits = sample_csv(raw, data, seed, kind.text_column, classes, stats)
@@ -221,9 +221,9 @@ def preprocess(raw: Path, out: Path, data: dict, seed: int):
     if (raw / "vocab.txt").exists():
         listed = [w for w in read_vocab_file(raw / "vocab.txt", kind.source(raw, data) / "vocab.txt")
                   if w not in UNK_MARKERS]
-        vocab = Vocabulary(listed[: data["vocab_size"]])
+        vocab = Vocabulary(listed[: data.vocab_size])
     else:
-        vocab = Vocabulary.from_counts(Counter(train_tokens), data["vocab_size"])
+        vocab = Vocabulary.from_counts(Counter(train_tokens), data.vocab_size)
     names = (raw / "classes.txt").read_text().split() if (raw / "classes.txt").exists() else []
     if len(names) != classes:
         names = [f"class_{i}" for i in range(classes)]

@@ -1,27 +1,27 @@
 """HSVAE (§3), the paper's model: a Beta posterior over each dimension's spike probability gamma
 and a spike-and-slab posterior over z given gamma. HSVAE adds `gamma_mean(batch)` -> (B, D)."""
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+from pydantic import Field
 from torch.distributions import Beta, kl_divergence
 
-from hsvae.core.config import param
+from hsvae.core.config import Real, Section, interval
 from hsvae.models.distributions import SpikeAndSlab, clamp_straight_through, monte_carlo_kl
 from hsvae.models.vae import VAE
 
 
-@dataclass(frozen=True)
-class HSVAEConfig:
-    alpha: float = param(4.0, gt=0, doc="Beta prior on gamma (the spike probability); alpha > beta -> sparser")
-    beta: float = param(1.0, gt=0, doc="Beta prior on gamma")
-    psi: float = param(0.01, ge=0, doc="weight of KL_z")
-    lam: float = param(0.01, ge=0, key="lambda", doc="weight of KL_gamma")
-    temperature: float = param(0.5, gt=0, doc="Binary Concrete temperature of the spike/slab switch")
-    spike_scale: float = param(0.05, gt=0, doc="standard deviation of the spike")
-    beta_clamp: tuple = param((0.5, 100.0), ge=1e-3, le=1e4,
-                              doc="Beta posterior parameters clamped here in training (gradient passed through)")
+class HSVAEConfig(Section):
+    """The paper's model (hsvae and b_hsvae): `dvc exp run -S model.alpha=8`."""
+    alpha: Real = Field(4.0, gt=0, description="Beta prior on γ (the spike probability); α > β → sparser codes")
+    beta: Real = Field(1.0, gt=0, description="Beta prior on γ")
+    psi: Real = Field(0.01, ge=0, description="weight of KL_z")
+    lam: Real = Field(0.01, ge=0, alias="lambda", description="weight of KL_γ")
+    temperature: Real = Field(0.5, gt=0, description="Binary Concrete temperature of the spike/slab switch")
+    spike_scale: Real = Field(0.05, gt=0, description="standard deviation of the spike N(0, s)")
+    beta_clamp: interval(1e-3, 1e4) = Field(
+        (0.5, 100.0), description="Beta posterior parameters clamped here in training only (gradient passed "
+        "through); γ maps, active dimensions and codes read the unclamped posterior")
 
 
 class HSVAE(VAE):

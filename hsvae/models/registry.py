@@ -1,10 +1,11 @@
 """The model registry: what callers know of a model without building it. A new model is one
-class (with its config dataclass) and one entry here."""
+class (with its config section) and one entry here."""
 from dataclasses import dataclass
 
-from hsvae.core.config import from_section
+from hsvae.core.config import Section
 from hsvae.models.hsvae import HSVAE, HSVAEConfig
 from hsvae.models.mat_vae import MatVAE, MatVAEConfig
+from hsvae.models.settings import ArchSettings
 from hsvae.models.vae import L2VAE, VAE, PenalisedVAE, PenalisedVAEConfig, VAEConfig
 
 
@@ -51,15 +52,13 @@ BASELINES = {
 }
 
 
-def encoders_in_use(params: dict) -> set:
-    """The encoder kinds the params' models and baselines use (gru, bert)."""
-    return ({VAE_MODELS[m].encoder for m in params["models"]}
-            | {BASELINES[b].encoder for b in params["baselines"]})
+def encoders_in_use(models, baselines) -> set:
+    """The encoder kinds the models and baselines named use (gru, bert)."""
+    return {VAE_MODELS[m].encoder for m in models} | {BASELINES[b].encoder for b in baselines}
 
 
-def build_vae(name: str, vocab_size: int, arch: dict, hparams: dict, ce_chunk: int = 0) -> VAE:
-    """A VAE from its name, the `arch` params section and its own params section."""
+def build_vae(name: str, vocab_size: int, arch: ArchSettings, hparams: Section, ce_chunk: int = 0) -> VAE:
+    """A VAE from its name, the `arch` settings and its own section's settings."""
     spec = VAE_MODELS[name]
-    return spec.cls(vocab_size, arch["embedding_dim"], arch["hidden_dim"], arch["latent_dim"],
-                    from_section(spec.config, hparams), encoder=spec.encoder, bert=arch.get("bert", ""),
-                    ce_chunk=ce_chunk)
+    return spec.cls(vocab_size, arch.embedding_dim, arch.hidden_dim, arch.latent_dim, hparams,
+                    encoder=spec.encoder, bert=arch.bert, ce_chunk=ce_chunk)

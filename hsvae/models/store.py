@@ -3,10 +3,12 @@ with torch.load(weights_only=True)."""
 from pathlib import Path
 
 import torch
+from pydantic import ValidationError
 
 from hsvae.core.atomic import atomic_path
 from hsvae.core.errors import InputError, MissingInput
-from hsvae.models.registry import build_vae
+from hsvae.models.registry import VAE_MODELS, build_vae
+from hsvae.models.settings import ArchSettings
 
 
 class CorruptFile(InputError):
@@ -39,8 +41,10 @@ def load_vae(path, device="cpu", advice=RERUN):
     saved = safe_load(path, advice)
     try:
         config = saved["config"]
-        model = build_vae(config["name"], config["vocab_size"], config["arch"], config["hparams"])
+        name = config["name"]
+        model = build_vae(name, config["vocab_size"], ArchSettings.model_validate(config["arch"]),
+                          VAE_MODELS[name].config.model_validate(config["hparams"]))
         model.load_state_dict(saved["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as error:
+    except (KeyError, TypeError, RuntimeError, ValidationError) as error:
         raise CorruptFile(f"{path}: not a model saved by the pretrain stage ({error})") from None
     return model.to(device).eval(), config

@@ -5,22 +5,21 @@ penalty and the weighted total (all batch means), built from `latent_terms(featu
 sample of z and every term that needs no decoder) and `weighted_total(terms)` — and offers `encode(batch, n_samples)` ->
 (K, B, D) posterior samples and `posterior_mean(batch)` -> (B, D).
 """
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
+from pydantic import Field
 from torch.distributions import Normal, kl_divergence
 
-from hsvae.core.config import param
+from hsvae.core.config import Real, Section
 from hsvae.data.vocabulary import PAD
 from hsvae.models.keras_init import keras_init_
 from hsvae.models.nets import BertEncoder, GRUDecoder, build_encoder
 
 
-@dataclass(frozen=True)
-class VAEConfig:
-    psi: float = param(0.1, ge=0, doc="KL weight (< 1 against KL collapse, paper §4.1.2)")
+class VAEConfig(Section):
+    """The dense VAE (vae, b_vae)."""
+    psi: Real = Field(0.1, ge=0, description="KL weight (< 1 against KL collapse, §4.1.2)")
 
 
 class VAE(nn.Module):
@@ -42,8 +41,10 @@ class VAE(nn.Module):
         # The authors' starting weights; a pretrained BERT keeps its own.
         keras_init_(self, skip=self.encoder if isinstance(self.encoder, BertEncoder) else None)
 
-    def prior_z(self, device) -> Normal:
-        return Normal(torch.zeros(self.latent_dim, device=device), 1.0, validate_args=False)
+    def prior_z(self, like: torch.Tensor) -> Normal:
+        """p(z) for a batch of latents like `like` (B, D): every model's prior takes the batch's
+        tensor; the dense models' is the same for each sentence, HSVAE's is p(z | gamma = like)."""
+        return Normal(torch.zeros(self.latent_dim, device=like.device), 1.0, validate_args=False)
 
     def _build_heads(self, feature_dim, latent_dim):
         self.loc_head = nn.Linear(feature_dim, latent_dim)
@@ -72,7 +73,7 @@ class VAE(nn.Module):
         """A sample of z for each row of `features` and the loss terms that need no decoder."""
         q_z = self.posterior(features)
         z = q_z.rsample()
-        return z, {"kl_z": kl_divergence(q_z, self.prior_z(z.device)).sum(-1).mean()}
+        return z, {"kl_z": kl_divergence(q_z, self.prior_z(z)).sum(-1).mean()}
 
     def weighted_total(self, terms):
         return terms["rec"] + self.config.psi * terms["kl_z"]
@@ -92,10 +93,10 @@ class VAE(nn.Module):
         return self.mean_from_features(self.encoder(batch))
 
 
-@dataclass(frozen=True)
-class PenalisedVAEConfig:
-    psi: float = param(0.1, ge=0, doc="KL weight")
-    weight: float = param(0.01, ge=0, doc="weight of the L1/L2 penalty on mu and sigma of q(z|x)")
+class PenalisedVAEConfig(Section):
+    """The dense VAE with an L1 or L2 penalty (vae_l1, vae_l2)."""
+    psi: Real = Field(0.1, ge=0, description="KL weight")
+    weight: Real = Field(0.01, ge=0, description="L1/L2 penalty on the posterior's μ and σ")
 
 
 class PenalisedVAE(VAE):
@@ -108,7 +109,7 @@ class PenalisedVAE(VAE):
         z = q_z.rsample()
         activations = torch.cat([q_z.loc, q_z.scale], -1)
         penalty = (activations.abs() if self.norm == "l1" else activations**2).sum(-1).mean()
-        return z, {"kl_z": kl_divergence(q_z, self.prior_z(z.device)).sum(-1).mean(), self.norm: penalty}
+        return z, {"kl_z": kl_divergence(q_z, self.prior_z(z)).sum(-1).mean(), self.norm: penalty}
 
     def weighted_total(self, terms):
         return terms["rec"] + self.config.psi * terms["kl_z"] + self.config.weight * terms[self.norm]

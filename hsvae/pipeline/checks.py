@@ -27,22 +27,22 @@ class ShapesOnly(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def largest_gru_vae(params: dict) -> int:
+def largest_gru_vae(settings) -> int:
     """Parameters of the largest GRU VAE of `models`, counted on a model built on the meta
     device (shapes only, no memory)."""
-    vocab = params["data"]["vocab_size"] + 3
-    gru = [m for m in params["models"] if VAE_MODELS[m].encoder == "gru"] or ["vae"]  # the baseline's size
+    vocab = settings.data.vocab_size + 3
+    gru = [m for m in settings.models if VAE_MODELS[m].encoder == "gru"] or ["vae"]  # the baseline's size
     with torch.device("meta"), ShapesOnly():
-        return max(sum(p.numel() for p in build_vae(m, vocab, params["arch"], params[VAE_MODELS[m].section])
+        return max(sum(p.numel() for p in build_vae(m, vocab, settings.arch, getattr(settings, VAE_MODELS[m].section))
                        .parameters()) for m in gru)
 
 
-def activation_bytes(arch: dict, train: dict, data: dict) -> int:
+def activation_bytes(arch, train, data) -> int:
     """The largest step's saved activations, roughly: both GRUs' gates and states per token of
     a batch of the longest sentences, in fp32, plus one chunk of vocabulary logits."""
-    tokens = train["batch_size"] * (data["max_length"] + 1)
-    chunk = train["ce_chunk"] or tokens
-    return 4 * (2 * 4 * arch["hidden_dim"] * tokens + 3 * chunk * (data["vocab_size"] + 3))
+    tokens = train.batch_size * (data.max_length + 1)
+    chunk = train.ce_chunk or tokens
+    return 4 * (2 * 4 * arch.hidden_dim * tokens + 3 * chunk * (data.vocab_size + 3))
 
 
 def device_memory(device: torch.device) -> int:
@@ -51,25 +51,25 @@ def device_memory(device: torch.device) -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_memory(params: dict, device: torch.device):
-    if "gru" not in encoders_in_use(params):
+def check_memory(settings, device: torch.device):
+    if "gru" not in encoders_in_use(settings.models, settings.baselines):
         return
-    needed = largest_gru_vae(params) * BYTES_PER_PARAMETER
-    needed += activation_bytes(params["arch"], params["train"], params["data"])
+    needed = largest_gru_vae(settings) * BYTES_PER_PARAMETER
+    needed += activation_bytes(settings.arch, settings.train, settings.data)
     have = device_memory(device)
     if needed > have:
-        arch = params["arch"]
-        raise InputError(f"arch = (embedding_dim {arch['embedding_dim']}, hidden_dim {arch['hidden_dim']}, latent_dim "
-                         f"{arch['latent_dim']}) with data.vocab_size {params['data']['vocab_size']} and train.batch_size "
-                         f"{params['train']['batch_size']}: training needs about {needed / 2**30:.3g} GiB, more than the "
+        arch = settings.arch
+        raise InputError(f"arch = (embedding_dim {arch.embedding_dim}, hidden_dim {arch.hidden_dim}, latent_dim "
+                         f"{arch.latent_dim}) with data.vocab_size {settings.data.vocab_size} and train.batch_size "
+                         f"{settings.train.batch_size}: training needs about {needed / 2**30:.3g} GiB, more than the "
                          f"{have / 2**30:.3g} GiB of {device.type} memory this machine has")
 
 
-def check_bert(params: dict):
+def check_bert(settings):
     """A BERT encoder or baseline in use loads from a local folder, the Hugging Face cache or
     the hub; offline, a model in none of them would fail only inside its stage."""
-    name = params["arch"]["bert"]
-    if "bert" not in encoders_in_use(params) or Path(name).is_dir():
+    name = settings.arch.bert
+    if "bert" not in encoders_in_use(settings.models, settings.baselines) or Path(name).is_dir():
         return
     from huggingface_hub import try_to_load_from_cache
 
@@ -92,12 +92,12 @@ def check_bert(params: dict):
                          "be reached; download it once with network access or give the path of a saved model")
 
 
-def check_machine(params: dict):
-    """Everything about params that depends on this machine; raises a one-line InputError."""
-    train = params["train"]
-    device = resolve_device(train["device"])
-    dtype = resolve_precision(train["precision"], device)
-    resolve_graphs(train["cuda_graphs"], device, "gru", dtype)
-    check_memory(params, device)
-    check_bert(params)
-    CORPORA[params["data"]["corpus"]].check(params["data"])
+def check_machine(settings):
+    """Everything about the settings that depends on this machine; raises a one-line InputError."""
+    train = settings.train
+    device = resolve_device(train.device)
+    dtype = resolve_precision(train.precision, device)
+    resolve_graphs(train.cuda_graphs, device, "gru", dtype)
+    check_memory(settings, device)
+    check_bert(settings)
+    CORPORA[settings.data.corpus].check(settings.data)

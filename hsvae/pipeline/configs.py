@@ -10,6 +10,7 @@ file it reads, the stage that makes it and that stage's `made_with`. Stages writ
 `made_with` with their outputs and check each input's record against `inputs`
 (hsvae.pipeline.stage.check_made_with), so one mechanism covers every param."""
 from hsvae.models.registry import VAE_MODELS
+from hsvae.pipeline.params import stage_settings
 from hsvae.pipeline.stage import DATA, RAW
 
 # Params that change how a stage works, not what it makes (the processes that tokenise).
@@ -39,38 +40,41 @@ def _input(stage: str, made_with: dict) -> dict:
     return {"stage": stage, "made_with": made_with}
 
 
-def stage_configs(params: dict) -> dict:
-    """configs/ file name (without .json) -> the settings that stage uses."""
-    train, arch = params["train"], params["arch"]
+def stage_configs(settings) -> dict:
+    """configs/ file name (without .json) -> the settings that stage uses (a StageSettings)."""
+    params = settings.params()
+
+    def sections(*names):
+        return {name: params[name] for name in names}
+
     data_made = _made(data=params["data"])
     processed = {DATA: _input("preprocess", data_made)}
-    configs = {"data": {"data": params["data"], "made_with": data_made, "inputs": {RAW: _input("download", data_made)}}}
+    configs = {"data": {**sections("data"), "made_with": data_made, "inputs": {RAW: _input("download", data_made)}}}
     pretrained, classified = {}, {}
-    for name in params["models"]:
+    for name in settings.models:
         section = VAE_MODELS[name].section
-        pretrained[name] = _made(data_made, arch=arch, train=train, **{section: params[section]})
-        configs[f"pretrain/{name}"] = {"name": name, "arch": arch, "train": train, "hparams": params[section],
+        pretrained[name] = _made(data_made, **sections("arch", "train", section))
+        configs[f"pretrain/{name}"] = {"name": name, **sections("arch", "train", section),
                                        "made_with": pretrained[name], "inputs": processed}
         configs[f"explore/{name}"] = {
             "name": name, "made_with": pretrained[name],
             "inputs": {**processed, **{f"{folder}/{name}{ext}": _input(f"pretrain@{name}", pretrained[name])
                                        for folder, ext in (("models", ".pt"), ("reports/codes", ".npz"))}}}
-        classified[name] = _made(pretrained[name], classify=params["classify"])
+        classified[name] = _made(pretrained[name], **sections("classify"))
         configs[f"classify/{name}"] = {
-            "name": name, "classify": params["classify"], "seed": train["seed"],
-            **{k: train[k] for k in ("device", "precision", "eval_batch_size")}, "made_with": classified[name],
+            "name": name, **sections("train", "classify"), "made_with": classified[name],
             "inputs": {**processed, f"models/{name}.pt": _input(f"pretrain@{name}", pretrained[name])}}
-    for name in params["baselines"]:
-        classified[name] = _made(data_made, arch=arch, train=train, classify=params["classify"])
-        configs[f"baseline/{name}"] = {"name": name, "arch": arch, "train": train, "classify": params["classify"],
+    for name in settings.baselines:
+        classified[name] = _made(data_made, **sections("arch", "train", "classify"))
+        configs[f"baseline/{name}"] = {"name": name, **sections("arch", "train", "classify"),
                                        "made_with": classified[name], "inputs": processed}
     configs["analyze"] = {
-        "models": params["models"], "baselines": params["baselines"], "analyze": params["analyze"],
-        "data": {"corpus": params["data"]["corpus"]}, "arch": arch,
-        "hparams": {n: params[VAE_MODELS[n].section] for n in params["models"]},
+        **sections("models", "baselines", "analyze", "data", "arch",
+                   *{VAE_MODELS[n].section for n in settings.models}),
         "inputs": {**processed,
-                   **{f"reports/codes/{n}.npz": _input(f"pretrain@{n}", pretrained[n]) for n in params["models"]},
-                   **{f"reports/explore/models/{n}.json": _input(f"explore@{n}", pretrained[n]) for n in params["models"]},
+                   **{f"reports/codes/{n}.npz": _input(f"pretrain@{n}", pretrained[n]) for n in settings.models},
+                   **{f"reports/explore/models/{n}.json": _input(f"explore@{n}", pretrained[n])
+                      for n in settings.models},
                    **{f"reports/classify/{n}": _input(f"{'classify' if n in pretrained else 'baseline'}@{n}",
                                                       made) for n, made in classified.items()}}}
-    return configs
+    return {key: stage_settings(config) for key, config in configs.items()}

@@ -4,140 +4,131 @@ params.yaml is composed from conf/ (config.yaml and the preset group) by `dvc ex
 what DVC records is what the stages use; stages read params.yaml and never overlay anything.
 A wrong value fails at once with one line naming the key, the value and what is allowed.
 """
-import re
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Optional
 
 import yaml
+from pydantic import AfterValidator, Field, create_model
 
-from hsvae.core.config import ParamError, number_rule, pair_rule, schema_of
-from hsvae.data.corpora import CORPORA
-from hsvae.models.registry import BASELINES, VAE_MODELS
+from hsvae.analysis.settings import AnalyzeSettings
+from hsvae.core.config import ParamError, Section, check
+from hsvae.data.settings import DataSettings
+from hsvae.models.settings import ArchSettings
+from hsvae.training.settings import ClassifySettings, TrainSettings
 
-__all__ = ["ParamError", "load", "read_yaml", "validate", "compose"]
+__all__ = ["ParamError", "load", "read_yaml", "validate", "compose", "settings_model", "stage_settings"]
 
-
-def _choice(*allowed):
-    def check(key, value):
-        if value not in allowed:
-            raise ParamError(f"{key} = {value!r}: expected one of {', '.join(map(str, allowed))}")
-        return value
-    return check
-
-
-def _string(key, value):
-    if not isinstance(value, str):
-        raise ParamError(f"{key} = {value!r}: expected a string")
-    return value
+# The sections every stage may read, declared without torch (the data stages never import it);
+# the models' own sections come from the registry.
+SECTIONS = {"data": DataSettings, "arch": ArchSettings, "train": TrainSettings, "classify": ClassifySettings,
+            "analyze": AnalyzeSettings}
 
 
-def _device(key, value):
-    if not (isinstance(value, str) and (value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value))):
-        raise ParamError(f"{key} = {value!r}: expected auto, cpu, cuda or cuda:N")
-    return value
-
-
-def _subset(*allowed, empty=True):
-    def check(key, value):
+def _names(allowed, empty: bool):
+    def check_names(value):
         if (not isinstance(value, list) or any(v not in allowed for v in value) or len(set(value)) != len(value)
                 or (not empty and not value)):
-            raise ParamError(f"{key} = {value!r}: expected a list of distinct names from {', '.join(allowed)}"
+            raise ValueError(f"expected a list of distinct names from {', '.join(allowed)}"
                              f"{'' if empty else ' (at least one)'}")
         return value
-    return check
+    return Annotated[list, AfterValidator(check_names)]
 
 
-def _latent_dim(key, value):
-    # Average Hoyer is 0/0 for one dimension: refuse it before hours of training.
-    number_rule(int, ge=2)(key, value)
-    return value
+def _model_sections() -> dict:
+    """Each model's params section -> its config, the paper's model's (`model`, shared by hsvae
+    and b_hsvae) first, as conf/config.yaml lists them."""
+    from hsvae.models.registry import VAE_MODELS
+
+    paper = VAE_MODELS["hsvae"].section
+    return {spec.section: spec.config for spec in sorted(VAE_MODELS.values(), key=lambda s: s.section != paper)}
 
 
-COUNT = number_rule(int, ge=1)
-SEED = number_rule(int, ge=0)
-POSITIVE = number_rule(float, gt=0)
-WEIGHT = number_rule(float, ge=0)
+def _sections() -> dict:
+    """params.yaml's keys in file order: name -> (type, default)."""
+    from hsvae.models.registry import BASELINES, VAE_MODELS
 
-
-def schema() -> dict:
-    """Every params key and its rule. Built from the model registry when called, so a model
-    registered at run time (one class and one VAE_MODELS entry) has its section checked too."""
     return {
-        "preset": _string,
-        "data": {
-            "corpus": _choice(*CORPORA),
-            "seed": SEED,
-            "local_dir": _string,
-            "source_dir": _string,
-            "per_class": {"train": COUNT, "valid": COUNT, "test": COUNT},
-            "min_length": number_rule(int, ge=0),
-            "max_length": COUNT,
-            "vocab_size": COUNT,
-            "oversample": number_rule(float, ge=1),
-            "workers": COUNT,
-            "synthetic": {
-                "classes": number_rule(int, ge=2),
-                "signal": number_rule(float, ge=0, le=1),
-                "background_vocab": COUNT,
-                "topic_words": COUNT,
-                "mean_phrases": pair_rule(0, 100),
-            },
-        },
-        "arch": {"embedding_dim": COUNT, "hidden_dim": COUNT, "latent_dim": _latent_dim, "bert": _string},
-        "train": {
-            "seed": SEED,
-            "device": _device,
-            "precision": _choice("fp32", "tf32", "bf16", "fp16", "auto"),
-            "cuda_graphs": _choice("auto", True, False),
-            "epochs": COUNT,
-            "batch_size": number_rule(int, ge=2),
-            "eval_batch_size": COUNT,
-            "lr": POSITIVE,
-            "bert_lr": POSITIVE,
-            "grad_clip": WEIGHT,
-            "ce_chunk": number_rule(int, ge=0),
-        },
-        "models": _subset(*VAE_MODELS, empty=False),
-        "baselines": _subset(*BASELINES),
-        # one section per params section of the registry, derived from the models' config classes
-        **{spec.section: schema_of(spec.config) for spec in VAE_MODELS.values()},
-        "classify": {"samples": COUNT, "hidden": COUNT, "epochs": COUNT, "batch_size": COUNT, "lr": POSITIVE},
-        "analyze": {"window": COUNT},
+        "preset": (str, Field("default", description="`-S preset=paper` or `dbpedia-cpu` (conf/preset/)")),
+        **{name: (SECTIONS[name], SECTIONS[name]()) for name in ("data", "arch", "train")},
+        "models": (_names(tuple(VAE_MODELS), empty=False), Field(
+            ["vae", "vae_l1", "vae_l2", "mat_vae", "hsvae"],
+            description=f"VAE models to pretrain, freeze and classify: {' '.join(VAE_MODELS)}")),
+        "baselines": (_names(tuple(BASELINES), empty=True), Field(
+            ["classifier"], description="supervised baselines: classifier (a GRU encoder trained with the head), "
+            "bert (frozen BERT features)")),
+        **{section: (config, config()) for section, config in _model_sections().items()},
+        **{name: (SECTIONS[name], SECTIONS[name]()) for name in ("classify", "analyze")},
     }
 
 
-def _check(rules: dict, values, prefix: str) -> dict:
-    """`values` checked against `rules`, with numbers converted to their declared type."""
-    if not isinstance(values, dict):
-        raise ParamError(f"{prefix.rstrip('.') or 'params'} = {values!r}: expected a section with keys "
-                         f"{', '.join(rules)}")
-    for key in values:
-        if key not in rules:
-            raise ParamError(f"{prefix}{key}: unknown key; expected one of {', '.join(rules)}")
-    out = {}
-    for key, rule in rules.items():
-        if key not in values:
-            raise ParamError(f"{prefix}{key}: missing")
-        if isinstance(rule, dict):
-            out[key] = _check(rule, values[key], f"{prefix}{key}.")
-        else:
-            converted = rule(f"{prefix}{key}", values[key])
-            out[key] = values[key] if converted is None else converted
-    return out
+def _registered() -> tuple:
+    from hsvae.models.registry import VAE_MODELS
+
+    return tuple((name, spec.section, spec.config) for name, spec in VAE_MODELS.items())
 
 
-def _check_relations(params: dict):
-    data = params["data"]
-    if data["min_length"] > data["max_length"]:
-        raise ParamError(f"data.min_length = {data['min_length']}: expected <= data.max_length = {data['max_length']}")
-    if data["corpus"] == "local" and not data["local_dir"]:
+@cache
+def _settings_model(registered: tuple) -> type:
+    return create_model("Settings", __base__=Section, **_sections())
+
+
+def settings_model() -> type:
+    """The model of all of params.yaml. Built from the model registry when called, so a model
+    registered at run time (one class and one VAE_MODELS entry) has its section checked too."""
+    return _settings_model(_registered())
+
+
+class StageBase(Section):
+    """One stage's settings (configs/STAGE.json, written by `configure`): the params.yaml
+    sections it uses, the model it is for, and its provenance."""
+    name: Optional[str] = None
+    models: Optional[list[str]] = None
+    baselines: Optional[list[str]] = None
+    made_with: dict = {}
+    inputs: dict = {}
+
+    @property
+    def hparams(self) -> Section:
+        """The settings of this stage's model (its section of params.yaml)."""
+        from hsvae.models.registry import VAE_MODELS
+
+        return getattr(self, VAE_MODELS[self.name].section)
+
+
+@cache
+def stage_settings_model(sections: frozenset) -> type:
+    """The settings of a stage that reads these params sections; a model's section brings in
+    the registry (and torch) only for the stages that build a model."""
+    known = dict(SECTIONS)
+    if sections - set(known):
+        known.update(_model_sections())
+    unknown = sections - set(known)
+    if unknown:
+        raise ValueError(f"no params section {', '.join(sorted(unknown))}")
+    return create_model("StageSettings", __base__=StageBase, **{name: (known[name], ...) for name in sections})
+
+
+def stage_settings(values: dict):
+    """A stage's settings from what configure writes (a ValidationError or ValueError if not)."""
+    return stage_settings_model(frozenset(values) - set(StageBase.model_fields)).model_validate(values)
+
+
+def _check_relations(settings):
+    data = settings.data
+    if data.min_length > data.max_length:
+        raise ParamError(f"data.min_length = {data.min_length}: expected <= data.max_length = {data.max_length}")
+    if data.corpus == "local" and not data.local_dir:
         raise ParamError("data.local_dir = '': expected the folder of the local corpus when data.corpus = local")
 
 
-def validate(params: dict) -> dict:
-    """Check `params` against the schema; return them with numbers in their declared types."""
-    checked = _check(schema(), params, "")
-    _check_relations(checked)
-    return checked
+def validate(params: dict):
+    """`params` (params.yaml) as typed settings; a wrong value is one ParamError line."""
+    if not isinstance(params, dict):
+        raise ParamError(f"params = {params!r}: expected a section with keys {', '.join(_sections())}")
+    settings = check(settings_model(), params)
+    _check_relations(settings)
+    return settings
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -6,23 +6,30 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from hsvae.core.atomic import write_json
 from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json
+from hsvae.pipeline.params import stage_settings
+
 DATA, RAW = "data/processed", "data/raw"
 CONFIGS = Path("configs")
 RECORD = "made_with.json"  # a folder's provenance record
 
 
-def stage_config(key: str) -> dict:
-    """The settings of stage `key` (e.g. "pretrain/hsvae"), as `configure` wrote them."""
+def stage_config(key: str):
+    """The typed settings of stage `key` (e.g. "pretrain/hsvae"), as `configure` wrote them."""
     path = CONFIGS / f"{key}.json"
     if not path.is_file():
         listed = " (is it in params.yaml's models or baselines?)" if "/" in key else ""
         raise MissingInput(f"{path}: missing{listed}; run `python -m stages.configure` (or dvc repro) first")
     config = read_json(path, "configure")
-    if not isinstance(config, dict) or "made_with" not in config and "inputs" not in config:
-        raise InputError(f"{path}: not what configure writes; run `python -m stages.configure` (or dvc repro)")
-    return config
+    try:
+        if not isinstance(config, dict) or "made_with" not in config and "inputs" not in config:
+            raise ValueError
+        return stage_settings(config)
+    except (ValueError, ValidationError):
+        raise InputError(f"{path}: not what configure writes; run `python -m stages.configure` (or dvc repro)") from None
 
 
 def _files(folder: Path) -> list:
@@ -63,17 +70,17 @@ def folder_record(folder, maker: str) -> dict:
     return record["made_with"]
 
 
-def made_from(config: dict, *sources) -> dict:
-    """An output's record: the params it was made with (config["made_with"]) and the
+def made_from(config, *sources) -> dict:
+    """An output's record: the params it was made with (config.made_with) and the
     fingerprint of each pipeline file or folder in `sources` it was made from."""
-    return {**config["made_with"], **{str(source): fingerprint(source) for source in sources}}
+    return {**config.made_with, **{str(source): fingerprint(source) for source in sources}}
 
 
-def check_made_with(config: dict, path, recorded, sources=None):
-    """The input `path` was made with the settings this stage expects of it (config["inputs"]),
+def check_made_with(config, path, recorded, sources=None):
+    """The input `path` was made with the settings this stage expects of it (config.inputs),
     for every param that shaped it, and from the files this stage uses with it (`sources`:
     path -> fingerprint); otherwise one line naming the param or file and the stage to re-run."""
-    expected = config["inputs"][str(path)]
+    expected = config.inputs[str(path)]
     stage, wanted = expected["stage"], expected["made_with"]
     if not isinstance(recorded, dict):
         raise InputError(f"{path}: no record of the settings {stage} made it with; re-run {stage} (dvc repro)")

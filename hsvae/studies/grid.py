@@ -5,7 +5,7 @@ import copy
 import itertools
 from pathlib import Path
 
-from hsvae.core.config import ParamError, number_rule
+from hsvae.core.config import ParamError
 from hsvae.pipeline.params import read_yaml, validate
 
 STUDIES = Path("conf/studies.yaml")
@@ -39,9 +39,10 @@ def study_points(study: dict) -> list:
     return settings
 
 
-def check_studies(studies, params: dict, where_file=STUDIES):
+def check_studies(studies, settings, where_file=STUDIES):
     """Each study: replicates >= 1, groups of set/grid/points; every setting, applied to the
-    params, must pass the schema (so a bad point fails before any run starts)."""
+    checked params.yaml settings, must pass their check (so a bad point fails before any run starts)."""
+    params = settings.params()
     if not isinstance(studies, dict):
         raise ParamError(f"{where_file}: expected named studies, got {studies!r}")
     for name, study in studies.items():
@@ -52,7 +53,9 @@ def check_studies(studies, params: dict, where_file=STUDIES):
         figures = study.get("figures", [])
         if not isinstance(figures, list) or not all(isinstance(f, str) for f in figures):
             raise ParamError(f"{where}.figures: expected a list of figure kinds (docs/studies.md)")
-        number_rule(int, ge=1)(f"{where}.replicates", study["replicates"])
+        replicates = study["replicates"]
+        if not isinstance(replicates, int) or isinstance(replicates, bool) or replicates < 1:
+            raise ParamError(f"{where}.replicates = {replicates!r}: expected an integer >= 1")
         if not isinstance(study["groups"], list) or not study["groups"]:
             raise ParamError(f"{where}.groups: expected a list of groups (set, grid, points)")
         for i, group in enumerate(study["groups"]):
@@ -68,6 +71,6 @@ def check_studies(studies, params: dict, where_file=STUDIES):
     return studies
 
 
-def load_studies(params: dict, path=STUDIES) -> dict:
-    """conf/studies.yaml, checked against `params` (the checked params.yaml)."""
-    return check_studies(read_yaml(path), params, path)
+def load_studies(settings, path=STUDIES) -> dict:
+    """conf/studies.yaml, checked against the checked params.yaml `settings`."""
+    return check_studies(read_yaml(path), settings, path)

@@ -146,13 +146,12 @@ def run_point(source: str, commit: str, name: str, overrides: list, cache_dir: s
 RUN_INPUTS = ("hsvae", "stages", "conf", "params.yaml", "dvc.yaml", "pyproject.toml", "requirements.txt")
 
 
-def check_runs(params: dict, name: str, extra) -> list:
+def check_runs(params, name: str, extra) -> list:
     """Every run of the study, checked before any clone is made: the extras composed as
     `dvc exp run -S` composes them (an unknown key fails here), then every setting of
     conf/studies.yaml applied to those params and checked (load_studies). Returns study_runs(...)."""
-    composed = compose(extra) if extra else params
     try:
-        composed = validate(composed)
+        composed = validate(compose(extra)) if extra else params
     except ParamError as error:
         raise StudyError(f"-S {' '.join(extra)}: {error}") from None
     return study_runs(load_studies(composed), name, extra)

@@ -26,8 +26,8 @@ def train_head(name, features, labels, sample, n_classes, cfg, seed, device, liv
     encoder features; return (head, history, predictions per split)."""
     torch.manual_seed(seed)
     code_dim = sample(features["train"][:2].to(device)).shape[-1]
-    head = ClassifierHead(code_dim, n_classes, cfg["hidden"]).to(device)
-    optimizer = torch.optim.Adam(head.parameters(), lr=cfg["lr"])
+    head = ClassifierHead(code_dim, n_classes, cfg.hidden).to(device)
+    optimizer = torch.optim.Adam(head.parameters(), lr=cfg.lr)
     train_x, train_y = features["train"], torch.as_tensor(labels["train"])
 
     def predict(split):
@@ -46,8 +46,8 @@ def train_head(name, features, labels, sample, n_classes, cfg, seed, device, liv
         torch.manual_seed(seed)
         return {"valid/accuracy": accuracy(labels["valid"], predict("valid"))}
 
-    history = fit(name, head, Objective(terms, optimizer), partial(random_batches, len(train_x), cfg["batch_size"]),
-                  evaluate, epochs=cfg["epochs"], seed=seed, device=device, live=live, progress=progress)
+    history = fit(name, head, Objective(terms, optimizer), partial(random_batches, len(train_x), cfg.batch_size),
+                  evaluate, epochs=cfg.epochs, seed=seed, device=device, live=live, progress=progress)
     torch.manual_seed(seed + 1)
     with torch.no_grad():
         predictions = {split: predict(split) for split in features}
@@ -58,24 +58,24 @@ def train_simple_classifier(train_split, valid_split, test_split, vocab_size, ar
                             device, dtype=None, live=None, progress=True):
     """The paper's simple classifier: the GRU encoder trained together with the head."""
     torch.manual_seed(seed)
-    model = SimpleClassifier(vocab_size, arch["embedding_dim"], arch["hidden_dim"], train_split.classes,
-                             cfg["hidden"]).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
+    model = SimpleClassifier(vocab_size, arch.embedding_dim, arch.hidden_dim, train_split.classes,
+                             cfg.hidden).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
 
     def terms(batch):
         loss = F.cross_entropy(model(batch).float(), batch.labels)
         return {"nll": loss, "total": loss}
 
     def predict(split):
-        logits = map_split(split, train_cfg["eval_batch_size"], device, model, split.classes)
+        logits = map_split(split, train_cfg.eval_batch_size, device, model, split.classes)
         return logits.argmax(-1).numpy()
 
     def evaluate():
         return {"valid/accuracy": accuracy(valid_split.labels, predict(valid_split))}
 
-    history = fit("classifier", model, Objective(terms, optimizer, train_cfg["grad_clip"], dtype),
-                  lambda rng: bucketed_batches(train_split.lengths, cfg["batch_size"], rng), evaluate,
-                  load=lambda indices: train_split.batch(indices).to(device), epochs=cfg["epochs"], seed=seed,
+    history = fit("classifier", model, Objective(terms, optimizer, train_cfg.grad_clip, dtype),
+                  lambda rng: bucketed_batches(train_split.lengths, cfg.batch_size, rng), evaluate,
+                  load=lambda indices: train_split.batch(indices).to(device), epochs=cfg.epochs, seed=seed,
                   device=device, live=live, progress=progress)
     model.eval()
     return model, history, {"valid": predict(valid_split), "test": predict(test_split)}
@@ -94,21 +94,21 @@ def classify_frozen(name, encoder, sample, splits, cfg, seed, batch_size, device
 def classify_vae(model, splits, cfg, device, live=None):
     """§4.2: a classifier on codes sampled from the frozen VAE's posterior, K samples per sentence."""
     model.requires_grad_(False)
-    return classify_frozen(cfg["name"], model.encoder, lambda rows: model.sample_from_features(rows, cfg["classify"]["samples"]),
-                           splits, cfg["classify"], cfg["seed"], cfg["eval_batch_size"], device, live)
+    return classify_frozen(cfg.name, model.encoder, lambda rows: model.sample_from_features(rows, cfg.classify.samples),
+                           splits, cfg.classify, cfg.train.seed, cfg.train.eval_batch_size, device, live)
 
 
 def _simple_classifier(cfg, splits, vocab_size, device, dtype, live):
     _, _, predictions = train_simple_classifier(splits["train"], splits["valid"], splits["test"], vocab_size,
-                                                cfg["arch"], cfg["train"], cfg["classify"], cfg["train"]["seed"],
+                                                cfg.arch, cfg.train, cfg.classify, cfg.train.seed,
                                                 device, dtype, live)
     return predictions
 
 
 def _frozen_bert(cfg, splits, vocab_size, device, dtype, live):
-    encoder = BertEncoder(cfg["arch"]["bert"]).to(device).eval()
-    return classify_frozen("bert", encoder, lambda rows: rows.unsqueeze(0), splits, cfg["classify"],
-                           cfg["train"]["seed"], cfg["train"]["eval_batch_size"], device, live)
+    encoder = BertEncoder(cfg.arch.bert).to(device).eval()
+    return classify_frozen("bert", encoder, lambda rows: rows.unsqueeze(0), splits, cfg.classify,
+                           cfg.train.seed, cfg.train.eval_batch_size, device, live)
 
 
 # a baseline's encoder (models/registry.py BASELINES) -> how it is trained:

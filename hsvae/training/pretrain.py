@@ -33,7 +33,7 @@ def code_digest() -> str:
 def run_fingerprint(cfg, vocab_size, train_split, valid_split) -> str:
     """What a checkpoint must have been written for to be resumed: the same settings, the
     same training data, the same code."""
-    identity = [cfg, vocab_size, train_split.digest, valid_split.digest, code_digest()]
+    identity = [cfg.params(), vocab_size, train_split.digest, valid_split.digest, code_digest()]
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -56,12 +56,11 @@ class Training:
 def training_setup(cfg, train_split, vocab_size, device, dtype) -> Training:
     """The VAE of the stage config `cfg` (name, arch, train, hparams), its optimizer and its
     batches, seeded from train.seed."""
-    name, arch, train, hparams = cfg["name"], cfg["arch"], cfg["train"], cfg["hparams"]
-    spec = VAE_MODELS[name]
-    torch.manual_seed(train["seed"])
-    model = build_vae(name, vocab_size, arch, hparams, ce_chunk=train["ce_chunk"]).to(device)
-    graphs = resolve_graphs(train["cuda_graphs"], device, spec.encoder, dtype)
-    optimizer = torch.optim.Adam(model.parameters(), lr=train["bert_lr"] if spec.encoder == "bert" else train["lr"],
+    train, spec = cfg.train, VAE_MODELS[cfg.name]
+    torch.manual_seed(train.seed)
+    model = build_vae(cfg.name, vocab_size, cfg.arch, cfg.hparams, ce_chunk=train.ce_chunk).to(device)
+    graphs = resolve_graphs(train.cuda_graphs, device, spec.encoder, dtype)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train.bert_lr if spec.encoder == "bert" else train.lr,
                                  capturable=graphs)
 
     def load(indices):
@@ -71,14 +70,14 @@ def training_setup(cfg, train_split, vocab_size, device, dtype) -> Training:
         # The authors' order: the whole corpus shuffled each epoch. Batches of similar lengths pad
         # less but trained HSVAE's reconstruction 3.5 nats worse after 4 epochs on DBpedia
         # (docs/crosscheck.md), and MAT-VAE's MMD needs each batch to sample q(z) as a whole.
-        return random_batches(len(train_split), train["batch_size"], rng)
+        return random_batches(len(train_split), train.batch_size, rng)
 
     return Training(model, optimizer, batches, load, graphs)
 
 
 def validation_metrics(model, valid_split, train, device) -> dict:
     """What the training loop logs of the model after each epoch."""
-    found = evaluate(model, valid_split, train["eval_batch_size"], device, train["seed"])
+    found = evaluate(model, valid_split, train.eval_batch_size, device, train.seed)
     return {f"valid/{k}": v for k, v in found.items()}
 
 
@@ -88,20 +87,20 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
     `model_path` with what encoding new text needs (`vocab_words`, and the per-dimension
     standard deviation of the posterior means over the training split, which scores the
     activity of models without gamma); return the model and the per-epoch history."""
-    name, arch, train, hparams = cfg["name"], cfg["arch"], cfg["train"], cfg["hparams"]
+    train = cfg.train
     setup = training_setup(cfg, train_split, vocab_size, device, dtype)
     model = setup.model
 
-    objective = Objective(model.loss_terms, setup.optimizer, train["grad_clip"], dtype, setup.graphs)
+    objective = Objective(model.loss_terms, setup.optimizer, train.grad_clip, dtype, setup.graphs)
     resume = None if checkpoint is None else Checkpoint(
         Path(checkpoint), run_fingerprint(cfg, vocab_size, train_split, valid_split))
-    history = fit(name, model, objective, setup.batches, lambda: validation_metrics(model, valid_split, train, device),
-                  epochs=train["epochs"], seed=train["seed"], device=device, load=setup.load, checkpoint=resume,
+    history = fit(cfg.name, model, objective, setup.batches, lambda: validation_metrics(model, valid_split, train, device),
+                  epochs=train.epochs, seed=train.seed, device=device, load=setup.load, checkpoint=resume,
                   live=live, progress=progress, loss_ceiling=uniform_loss(train_split, vocab_size))
     model.eval()
-    std = posterior_means(model, train_split, train["eval_batch_size"], device).std(0)
-    save(model_path, model.state_dict(), name=name, vocab_size=vocab_size, arch=arch, hparams=hparams,
-         made_with=cfg.get("made_with"),
+    std = posterior_means(model, train_split, train.eval_batch_size, device).std(0)
+    save(model_path, model.state_dict(), name=cfg.name, vocab_size=vocab_size, arch=cfg.arch.params(),
+         hparams=cfg.hparams.params(), made_with=cfg.made_with,
          vocab=list(vocab_words) if vocab_words is not None else None,
          dimension_scale=[float(s) if s > 0 else 1.0 for s in std])
     return model, history
