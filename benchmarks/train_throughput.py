@@ -44,7 +44,7 @@ class LengthsSplit:
         rng = np.random.default_rng(seed)
         self.lengths = np.asarray(lengths)
         self.sentences = [rng.integers(3, vocab, size=n) for n in self.lengths]
-        self.digest = f"random words, {len(self.lengths)} lengths, seed {seed}"  # what a run's fingerprint names
+        self.digest = f"random words, {len(self.lengths)} lengths, seed {seed}"  # what a run's identity names
 
     def __len__(self):
         return len(self.sentences)

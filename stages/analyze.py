@@ -1,44 +1,18 @@
 """analyze: gather the test metrics into reports/summary.json and reports/analysis.json, draw
 the paper's figures and write reports/README.md; compare the explorers of the models
 (reports/explore/index.html and metrics.json). Reads only reports/ and data/processed."""
-import json
 from pathlib import Path
-
-import numpy as np
 
 from hsvae.analysis.analyze import analyze
 from hsvae.analysis.explore import METRICS
 from hsvae.analysis.explore_page import index_page
 from hsvae.analysis.figures import display_name, report_text, write_curves
 from hsvae.core.atomic import atomic_path, write_json, write_text
-from hsvae.core.errors import read_json, reading
-from hsvae.pipeline.stage import DATA, check_made_with, fingerprint, folder_record, run, stage_config
+from hsvae.core.errors import read_json
+from hsvae.pipeline.stage import DATA, check_inputs, run, stage_config
 
 REPORTS = Path("reports")
 EXPLORE = REPORTS / "explore"
-
-
-def check_inputs(cfg):
-    """Every input analyze reads was made with the settings configs/analyze.json expects, and
-    from the data/processed it reads; each classification from the model whose codes it reads.
-    Checked upstream first (a model trained with other settings names pretrain, not classify)."""
-    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
-    data, models = fingerprint(DATA), {}
-    for path, expected in sorted(cfg.inputs.items(), key=lambda item: not item[0].endswith(".npz")):  # codes first
-        if path.endswith(".npz"):
-            with reading(path, expected["stage"]), np.load(path) as codes:
-                recorded = json.loads(str(codes["made_with"]))
-            check_made_with(cfg, path, recorded, {DATA: data})
-            model = f"models/{Path(path).stem}.pt"
-            models[model] = recorded.get(model)
-        elif path.startswith("reports/explore/"):
-            recorded = read_json(path, expected["stage"]).get("made_with")
-            check_made_with(cfg, path, recorded, {DATA: data, f"reports/codes/{Path(path).stem}.npz":
-                                                  fingerprint(f"reports/codes/{Path(path).stem}.npz")})
-        elif path.startswith("reports/classify/"):
-            model = f"models/{Path(path).name}.pt"
-            sources = {DATA: data, **({model: models[model]} if model in models else {})}
-            check_made_with(cfg, path, folder_record(path, expected["stage"]), sources)
 
 
 def main():

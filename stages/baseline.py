@@ -5,8 +5,7 @@ from pathlib import Path
 from hsvae.training.reports import write_classification
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype, matmul_precision
-from hsvae.pipeline.stage import (DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config,
-                                  write_record)
+from hsvae.pipeline.stage import DATA, check_inputs, made_from, model_argument, run, stage_config, write_record
 from hsvae.models.registry import BASELINES
 from hsvae.training.classify import TRAIN_BASELINE
 
@@ -15,7 +14,7 @@ def main():
     name = model_argument(BASELINES)
     cfg = stage_config(f"baseline/{name}")
     device, dtype = device_and_dtype(cfg.train)
-    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
+    check_inputs(cfg)
     splits = load_splits(DATA)
     out = Path("reports/classify") / name
     with matmul_precision(cfg.train.precision), write_classification(out, splits, DATA) as (live, record):

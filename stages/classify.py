@@ -7,8 +7,8 @@ from hsvae.data.splits import load_splits
 from hsvae.core.device import device_and_dtype, matmul_precision
 from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import load_vae
-from hsvae.pipeline.stage import (DATA, check_made_with, fingerprint, folder_record, made_from, model_argument,
-                                  run, stage_config, write_record)
+from hsvae.pipeline.stage import (DATA, check_inputs, made_from, model_argument, run, stage_config,
+                                  write_record)
 from hsvae.training.classify import classify_vae
 
 
@@ -16,11 +16,10 @@ def main():
     name = model_argument(VAE_MODELS)
     cfg = stage_config(f"classify/{name}")
     device, _ = device_and_dtype(cfg.train)
-    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
+    check_inputs(cfg)
     splits = load_splits(DATA)
     path = Path("models") / f"{name}.pt"
-    model, saved = load_vae(path, device, advice=f"re-run pretrain@{name} (dvc repro)")
-    check_made_with(cfg, path, saved.get("made_with"), {DATA: fingerprint(DATA)})
+    model, _ = load_vae(path, device, advice=f"re-run pretrain@{name} (dvc repro)")
     out = Path("reports/classify") / name
     with matmul_precision(cfg.train.precision), write_classification(out, splits, DATA) as (live, record):
         record(classify_vae(model, splits, cfg, device, live))

@@ -1,7 +1,6 @@
 """explore@MODEL: what each dimension of MODEL's codes means, on the test split (the codes
 pretrain wrote): reports/explore/models/MODEL.json and MODEL.html. analyze compares the models
 (reports/explore/index.html, the scores in reports/explore/metrics.json)."""
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,7 @@ from hsvae.core.errors import reading
 from hsvae.data.splits import Split, class_names
 from hsvae.models.registry import VAE_MODELS
 from hsvae.models.store import safe_load
-from hsvae.pipeline.stage import (DATA, check_made_with, fingerprint, folder_record, made_from, model_argument, run,
-                                  stage_config)
+from hsvae.pipeline.stage import DATA, check_inputs, made_from, model_argument, run, stage_config
 
 OUT = Path("reports/explore/models")
 
@@ -21,14 +19,11 @@ OUT = Path("reports/explore/models")
 def main():
     name = model_argument(VAE_MODELS)
     cfg = stage_config(f"explore/{name}")
-    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
+    check_inputs(cfg)
     model_path, codes_path = Path("models") / f"{name}.pt", Path("reports/codes") / f"{name}.npz"
     saved = safe_load(model_path, advice=f"re-run pretrain@{name} (dvc repro)")["config"]
-    check_made_with(cfg, model_path, saved.get("made_with"), {DATA: fingerprint(DATA)})
     with reading(codes_path, f"pretrain@{name}"), np.load(codes_path) as codes:
         mean, gamma = codes["mean"], codes["gamma"] if "gamma" in codes else None
-        recorded = json.loads(str(codes["made_with"]))
-    check_made_with(cfg, codes_path, recorded, {DATA: fingerprint(DATA), str(model_path): fingerprint(model_path)})
     test, train = Split(DATA, "test"), Split(DATA, "train")
     explored = explore(mean, gamma, saved["dimension_scale"], test.texts, test.labels, class_names(DATA), train.texts)
     title = f"{display_name(name)}: what each dimension means (test split of {cfg.made_with['data.corpus']})"

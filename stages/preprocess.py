@@ -3,13 +3,13 @@ from pathlib import Path
 
 from hsvae.core.atomic import atomic_path, write_json
 from hsvae.data.preprocess import preprocess
-from hsvae.pipeline.stage import DATA, RAW, check_made_with, folder_record, run, stage_config, write_record
+from hsvae.pipeline.stage import DATA, RAW, check_inputs, run, stage_config, write_record
 
 
 def main():
     cfg = stage_config("data")
     data = cfg.data
-    check_made_with(cfg, RAW, folder_record(RAW, "download"))
+    check_inputs(cfg)
     with atomic_path(DATA) as tmp:
         stats = preprocess(Path(RAW), tmp, data, data.seed)
         write_record(tmp, cfg.made_with)

@@ -16,7 +16,7 @@ from hsvae.data.vocabulary import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype, matmul_precision
 from hsvae.models.registry import VAE_MODELS
-from hsvae.pipeline.stage import DATA, check_made_with, folder_record, made_from, model_argument, run, stage_config
+from hsvae.pipeline.stage import DATA, check_inputs, made_from, model_argument, run, stage_config
 from hsvae.training.pretrain import pretrain
 
 
@@ -24,7 +24,7 @@ def main():
     name = model_argument(VAE_MODELS)
     cfg = stage_config(f"pretrain/{name}")
     device, dtype = device_and_dtype(cfg.train)
-    check_made_with(cfg, DATA, folder_record(DATA, "preprocess"))
+    check_inputs(cfg)
     splits = load_splits(DATA)
     cfg = cfg.model_copy(update={"made_with": made_from(cfg, DATA)})  # what the model records
     model_path = Path("models") / f"{name}.pt"

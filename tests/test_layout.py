@@ -6,7 +6,7 @@ from tests.imports import ROOT, imported_modules
 
 # Bottom to top, as README's Layout section lists them.
 LAYERS = [
-    {"hsvae", "hsvae.core.errors", "hsvae.core.atomic", "hsvae.core.config", "hsvae.core.device"},
+    {"hsvae", "hsvae.core.errors", "hsvae.core.atomic", "hsvae.core.config", "hsvae.core.device", "hsvae.core.digest"},
     {"hsvae.data"}, {"hsvae.models"}, {"hsvae.analysis"}, {"hsvae.training"}, {"hsvae.pipeline"},
     {"hsvae.studies", "hsvae.encode", "hsvae.crosscheck", "hsvae.findings"}, {"hsvae.cli", "hsvae.__main__"},
 ]

@@ -55,7 +55,7 @@ def test_a_hand_edited_param_refuses_every_stage_run_on_inputs_made_without_it(r
 
 
 def refusal(path, stage, source):
-    return (2, f"error: {path}: {stage} made it from another {source} than the one this stage uses; "
+    return (2, f"error: {path}: {stage} made it from another {source} than the one here now; "
                f"re-run {stage} first (dvc repro)")
 
 
@@ -63,10 +63,10 @@ def test_inputs_made_from_other_data_than_is_there_now_are_refused(repo):
     """data/processed made again with the same params but other content (a local corpus
     edited, then download and preprocess run by hand): the model and its codes were made from
     the old data, and the stages that read them beside the new data refuse them."""
-    from hsvae.pipeline.stage import folder_record, write_record
+    from hsvae.pipeline.stage import recorded_with, write_record
 
     processed, classes = repo / "data/processed", repo / "data/processed/classes.txt"
-    made_with = folder_record(processed, "preprocess")
+    made_with = recorded_with(processed, "preprocess")
     classes.write_text("".join(f"renamed_{name}\n" for name in classes.read_text().split()))
     result = stage(repo, "pretrain", "hsvae")  # a file changed since its record was written
     assert (result.returncode, result.stderr.strip()) == (2, "error: data/processed/classes.txt: damaged or "
@@ -85,7 +85,7 @@ def test_inputs_made_from_other_data_than_is_there_now_are_refused(repo):
 
 def test_a_classification_of_another_model_than_the_codes_is_refused(repo):
     """The model file replaced after pretraining (the same settings; here one extra entry) and
-    classified again: its classification and the codes analyze reads are of different models."""
+    classified again: the codes analyze reads are of the model pretrain made, not of this one."""
     import torch
 
     model = repo / "models/hsvae.pt"
@@ -93,7 +93,7 @@ def test_a_classification_of_another_model_than_the_codes_is_refused(repo):
     torch.save({**saved, "note": "replaced"}, model)
     assert stage(repo, "classify", "hsvae").returncode == 0
     result = stage(repo, "analyze")
-    assert (result.returncode, result.stderr.strip()) == refusal("reports/classify/hsvae", "classify@hsvae",
+    assert (result.returncode, result.stderr.strip()) == refusal("reports/codes/hsvae.npz", "pretrain@hsvae",
                                                                  "models/hsvae.pt")
 
 

@@ -25,11 +25,12 @@ from hsvae.models.registry import VAE_MODELS
 def caption(cfg, sizes: dict) -> str:
     """Corpus, split sizes (as preprocessed: a corpus split by its authors has no per-class
     sample), sizes and the paper model's prior, for every figure's title."""
-    text = (f"corpus {cfg.data.corpus} ({sizes['train']}/{sizes['valid']}/{sizes['test']} sentences), "
-            f"latent {cfg.arch.latent_dim}, hidden {cfg.arch.hidden_dim}")
-    hsvae = next((getattr(cfg, VAE_MODELS[m].section) for m in cfg.models if VAE_MODELS[m].has_gamma), None)
+    made = cfg.made_with  # the params of every model reported on
+    text = (f"corpus {made['data.corpus']} ({sizes['train']}/{sizes['valid']}/{sizes['test']} sentences), "
+            f"latent {made['arch.latent_dim']}, hidden {made['arch.hidden_dim']}")
+    hsvae = next((VAE_MODELS[m].section for m in cfg.models if VAE_MODELS[m].has_gamma), None)
     if hsvae:
-        text += f", HSVAE alpha={hsvae.alpha:g} beta={hsvae.beta:g} psi={hsvae.psi:g} lambda={hsvae.lam:g}"
+        text += ", HSVAE " + " ".join(f"{key}={made[f'{hsvae}.{key}']:g}" for key in ("alpha", "beta", "psi", "lambda"))
     return text
 
 

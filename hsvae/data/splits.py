@@ -1,10 +1,10 @@
 """The preprocess stage's splits, loaded for training: id arrays, lengths, labels, text."""
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from hsvae.data.batching import collate
+from hsvae.core.digest import digest
 from hsvae.core.errors import InputError, reading
 
 
@@ -17,7 +17,7 @@ class Split:
             tokens, offsets, self.labels = arrays["tokens"], arrays["offsets"], arrays["labels"]
             if offsets.ndim != 1 or len(offsets) != len(self.labels) + 1 or offsets[-1] != len(tokens):
                 raise ValueError(f"{len(offsets)} offsets for {len(self.labels)} labels and {len(tokens)} tokens")
-        self.digest = hashlib.sha256(path.read_bytes()).hexdigest()  # identifies the data a run trained on
+        self.digest = digest(path)  # identifies the data a run trained on
         self.sentences = [tokens[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
         self.lengths = np.diff(offsets)
         self.classes = len(class_names(folder))

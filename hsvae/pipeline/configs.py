@@ -1,14 +1,14 @@
 """Each stage's settings, from the checked params: the one place that says which params each
-stage uses. `configure` (the only stage that reads params.yaml) writes them to
-configs/STAGE.json and every later stage reads exactly its own file, which dvc.yaml lists as
-its dependency: `-S model.alpha=8` changes only configs/pretrain/hsvae.json and what reads
-the model.
+stage uses and which files it reads. `configure` (the only stage that reads params.yaml)
+writes them to configs/STAGE.json and every later stage reads exactly its own file, which
+dvc.yaml lists as its dependency: `-S model.alpha=8` changes only configs/pretrain/hsvae.json
+and what reads the model.
 
-Provenance: a stage's settings carry `made_with` — every param that shaped its outputs, its
-own and (transitively) its inputs', as dotted params.yaml keys — and `inputs` — for each
-file it reads, the stage that makes it and that stage's `made_with`. Stages write their
-`made_with` with their outputs and check each input's record against `inputs`
-(hsvae.pipeline.stage.check_made_with), so one mechanism covers every param."""
+Provenance, one record: a stage's `made_with` is every param that shaped its outputs, its own
+and (transitively) its inputs', as dotted params.yaml keys; stages write it with their outputs,
+with the digest of each file they were made from (`stage.made_from`). `inputs` names each file
+a stage reads and the stage that makes it; `stage.check_inputs` compares each input's record
+with this stage's `made_with` and with the files here now."""
 from hsvae.models.registry import VAE_MODELS
 from hsvae.pipeline.params import stage_settings
 from hsvae.pipeline.stage import DATA, RAW
@@ -36,10 +36,6 @@ def _made(*records, **sections) -> dict:
     return made
 
 
-def _input(stage: str, made_with: dict) -> dict:
-    return {"stage": stage, "made_with": made_with}
-
-
 def stage_configs(settings) -> dict:
     """configs/ file name (without .json) -> the settings that stage uses (a StageSettings)."""
     params = settings.params()
@@ -48,33 +44,29 @@ def stage_configs(settings) -> dict:
         return {name: params[name] for name in names}
 
     data_made = _made(data=params["data"])
-    processed = {DATA: _input("preprocess", data_made)}
-    configs = {"data": {**sections("data"), "made_with": data_made, "inputs": {RAW: _input("download", data_made)}}}
-    pretrained, classified = {}, {}
+    configs = {"data": {**sections("data"), "made_with": data_made, "inputs": {RAW: "download"}}}
+    analyzed = dict(data_made)
     for name in settings.models:
-        section = VAE_MODELS[name].section
-        pretrained[name] = _made(data_made, **sections("arch", "train", section))
-        configs[f"pretrain/{name}"] = {"name": name, **sections("arch", "train", section),
-                                       "made_with": pretrained[name], "inputs": processed}
-        configs[f"explore/{name}"] = {
-            "name": name, "made_with": pretrained[name],
-            "inputs": {**processed, **{f"{folder}/{name}{ext}": _input(f"pretrain@{name}", pretrained[name])
-                                       for folder, ext in (("models", ".pt"), ("reports/codes", ".npz"))}}}
-        classified[name] = _made(pretrained[name], **sections("classify"))
-        configs[f"classify/{name}"] = {
-            "name": name, **sections("train", "classify"), "made_with": classified[name],
-            "inputs": {**processed, f"models/{name}.pt": _input(f"pretrain@{name}", pretrained[name])}}
+        section, model = VAE_MODELS[name].section, f"models/{name}.pt"
+        pretrained = _made(data_made, **sections("arch", "train", section))
+        configs[f"pretrain/{name}"] = {"name": name, **sections("arch", "train", section), "made_with": pretrained,
+                                       "inputs": {DATA: "preprocess"}}
+        configs[f"explore/{name}"] = {"name": name, "made_with": pretrained, "inputs": {
+            DATA: "preprocess", model: f"pretrain@{name}", f"reports/codes/{name}.npz": f"pretrain@{name}"}}
+        classified = _made(pretrained, **sections("classify"))
+        configs[f"classify/{name}"] = {"name": name, **sections("train", "classify"), "made_with": classified,
+                                       "inputs": {DATA: "preprocess", model: f"pretrain@{name}"}}
+        analyzed.update(classified)
     for name in settings.baselines:
-        classified[name] = _made(data_made, **sections("arch", "train", "classify"))
-        configs[f"baseline/{name}"] = {"name": name, **sections("arch", "train", "classify"),
-                                       "made_with": classified[name], "inputs": processed}
+        classified = _made(data_made, **sections("arch", "train", "classify"))
+        configs[f"baseline/{name}"] = {"name": name, **sections("arch", "train", "classify"), "made_with": classified,
+                                       "inputs": {DATA: "preprocess"}}
+        analyzed.update(classified)
     configs["analyze"] = {
-        **sections("models", "baselines", "analyze", "data", "arch",
-                   *{VAE_MODELS[n].section for n in settings.models}),
-        "inputs": {**processed,
-                   **{f"reports/codes/{n}.npz": _input(f"pretrain@{n}", pretrained[n]) for n in settings.models},
-                   **{f"reports/explore/models/{n}.json": _input(f"explore@{n}", pretrained[n])
-                      for n in settings.models},
-                   **{f"reports/classify/{n}": _input(f"{'classify' if n in pretrained else 'baseline'}@{n}",
-                                                      made) for n, made in classified.items()}}}
+        **sections("models", "baselines", "analyze"), "made_with": analyzed,  # what analyze reports on
+        "inputs": {DATA: "preprocess",
+                   **{f"reports/codes/{n}.npz": f"pretrain@{n}" for n in settings.models},
+                   **{f"reports/explore/models/{n}.json": f"explore@{n}" for n in settings.models},
+                   **{f"reports/classify/{n}": f"classify@{n}" for n in settings.models},
+                   **{f"reports/classify/{n}": f"baseline@{n}" for n in settings.baselines}}}
     return {key: stage_settings(config) for key, config in configs.items()}

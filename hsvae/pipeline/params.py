@@ -81,12 +81,13 @@ def settings_model() -> type:
 
 class StageBase(Section):
     """One stage's settings (configs/STAGE.json, written by `configure`): the params.yaml
-    sections it uses, the model it is for, and its provenance."""
+    sections it uses, the model it is for, every param that shapes its outputs (`made_with`)
+    and the files it reads with the stage that makes each (`inputs`)."""
     name: Optional[str] = None
     models: Optional[list[str]] = None
     baselines: Optional[list[str]] = None
     made_with: dict = {}
-    inputs: dict = {}
+    inputs: dict[str, str] = {}
 
     @property
     def hparams(self) -> Section:

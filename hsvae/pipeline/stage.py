@@ -1,7 +1,7 @@
 """What every stage script shares: its settings (configs/STAGE.json, written by `configure`
 from params.yaml: hsvae.pipeline.configs), the provenance check of each input it reads, and
 user errors and Ctrl-C shown as one line."""
-import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -9,12 +9,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hsvae.core.atomic import write_json
-from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json
+from hsvae.core.digest import RECORD, digest, files_of
+from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json, reading
 from hsvae.pipeline.params import stage_settings
 
 DATA, RAW = "data/processed", "data/raw"
 CONFIGS = Path("configs")
-RECORD = "made_with.json"  # a folder's provenance record
 
 
 def stage_config(key: str):
@@ -32,65 +32,88 @@ def stage_config(key: str):
         raise InputError(f"{path}: not what configure writes; run `python -m stages.configure` (or dvc repro)") from None
 
 
-def _files(folder: Path) -> list:
-    return sorted(f for f in folder.rglob("*") if f.is_file() and f.name != RECORD)
-
-
-def fingerprint(path) -> str:
-    """A digest of a file, or of a folder's files (names and bytes, its own record left out):
-    what a record holds of each file of its folder, and of a pipeline file an output was made
-    from (data/processed, a model)."""
-    path, digest = Path(path), hashlib.sha256()
-    for file in _files(path) if path.is_dir() else [path]:
-        data = file.read_bytes()
-        digest.update(f"{file.relative_to(path).as_posix() if path.is_dir() else ''}\0{len(data)}\0".encode() + data)
-    return digest.hexdigest()[:16]
-
-
 def write_record(folder, made_with: dict):
     """The provenance record of a folder a stage has written: what it was made with, and the
-    fingerprint of each of its files."""
+    digest of each of its files."""
     folder = Path(folder)
     write_json(folder / RECORD, {"made_with": made_with,
-                                 "files": {f.relative_to(folder).as_posix(): fingerprint(f) for f in _files(folder)}})
+                                 "files": {f.relative_to(folder).as_posix(): digest(f) for f in files_of(folder)}})
 
 
-def folder_record(folder, maker: str) -> dict:
+def _folder_record(folder, maker: str) -> dict:
     """What the folder was made with, once each of its files is checked against its record: a
     file changed, damaged or missing since `maker` wrote it is one line naming it."""
     folder = Path(folder)
     record = read_json(folder / RECORD, maker)
     if not isinstance(record, dict) or not isinstance(record.get("files"), dict) or "made_with" not in record:
         raise InputError(f"{folder / RECORD}: not what {maker} writes; re-run {maker} (dvc repro)")
-    for name, digest in sorted(record["files"].items()):
+    for name, expected in sorted(record["files"].items()):
         if not (folder / name).is_file():
             raise MissingInput(f"{folder / name}: missing; {maker} makes it (dvc repro)")
-        if fingerprint(folder / name) != digest:
+        if digest(folder / name) != expected:
             raise InputError(f"{folder / name}: damaged or changed since {maker} wrote it; re-run {maker} (dvc repro)")
     return record["made_with"]
 
 
+def recorded_with(path, maker: str):
+    """What the input `path` (made by the stage `maker`) records it was made with: a folder's
+    record file, a JSON output's `made_with`, the field inside a model file or a codes archive."""
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        return _folder_record(path, maker)
+    if path.suffix == ".json":
+        found = read_json(path, maker)
+        return found.get("made_with") if isinstance(found, dict) else None
+    if path.suffix == ".npz":
+        import numpy as np
+
+        with reading(path, maker), np.load(path) as archive:
+            return json.loads(str(archive["made_with"]))
+    from hsvae.models.store import safe_load  # torch, for the stages that read a model only
+
+    saved = safe_load(path, advice=f"re-run {maker} (dvc repro)")
+    return saved.get("config", {}).get("made_with") if isinstance(saved, dict) else None
+
+
+# Inputs are checked in the order the pipeline makes them: a model trained with other settings
+# names pretrain, not the classify that read it.
+PIPELINE_ORDER = ("download", "preprocess", "pretrain", "explore", "classify", "baseline")
+
+
+def check_inputs(config):
+    """Every input the stage declares (config.inputs: path -> the stage that makes it), checked
+    by _check_made_with against its record."""
+    def made(path):
+        return PIPELINE_ORDER.index(config.inputs[path].split("@")[0]), path
+
+    for path in sorted(config.inputs, key=made):
+        _check_made_with(config, path, recorded_with(path, config.inputs[path]))
+
+
 def made_from(config, *sources) -> dict:
-    """An output's record: the params it was made with (config.made_with) and the
-    fingerprint of each pipeline file or folder in `sources` it was made from."""
-    return {**config.made_with, **{str(source): fingerprint(source) for source in sources}}
+    """An output's record: the params it was made with (config.made_with) and the digest of
+    each pipeline file or folder in `sources` it was made from (keyed by its path)."""
+    return {**config.made_with, **{str(source): digest(source) for source in sources}}
 
 
-def check_made_with(config, path, recorded, sources=None):
-    """The input `path` was made with the settings this stage expects of it (config.inputs),
-    for every param that shaped it, and from the files this stage uses with it (`sources`:
-    path -> fingerprint); otherwise one line naming the param or file and the stage to re-run."""
-    expected = config.inputs[str(path)]
-    stage, wanted = expected["stage"], expected["made_with"]
+def _check_made_with(config, path, recorded):
+    """The input `path` (made by the stage config.inputs names) was made with the params this
+    stage's own record says (config.made_with: every param that shapes this stage's outputs,
+    its inputs' included) — each param of the input's record, and each param of the same
+    sections — and from the files that are here now (each recorded file's digest); otherwise
+    one line naming the param or file and the stage to re-run."""
+    stage, wanted = config.inputs[str(path)], config.made_with
     if not isinstance(recorded, dict):
         raise InputError(f"{path}: no record of the settings {stage} made it with; re-run {stage} (dvc repro)")
-    for key in sorted(set(wanted) | {k for k in recorded if "/" not in k}):  # params; files have a "/"
+    params = {k for k in recorded if "/" not in k}  # a key with a "/" is a file the input was made from
+    sections = {k.split(".")[0] for k in params}
+    for key in sorted(params | {k for k in wanted if k.split(".")[0] in sections}):
         if recorded.get(key) != wanted.get(key):
             raise InputError(f"{path}: {stage} made it with {key} = {recorded.get(key)!r}, but params.yaml now says "
                              f"{wanted.get(key)!r}; re-run {stage} first (dvc repro)")
-    for source, digest in sorted((sources or {}).items()):
-        if recorded.get(source) != digest:
-            raise InputError(f"{path}: {stage} made it from another {source} than the one this stage uses; "
+    for source in sorted(set(recorded) - params):  # a file no longer here cannot disagree with what is read
+        if Path(source).exists() and recorded[source] != digest(source):
+            raise InputError(f"{path}: {stage} made it from another {source} than the one here now; "
                              f"re-run {stage} first (dvc repro)")
 
 

@@ -1,6 +1,4 @@
 """Pretraining a VAE on the corpus (paper §4.2)."""
-import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +9,7 @@ import torch
 from hsvae.analysis.evaluation import evaluate, posterior_means
 from hsvae.data.batching import random_batches
 from hsvae.core.device import resolve_graphs
+from hsvae.core.digest import digest
 from hsvae.models.registry import VAE_MODELS, build_vae
 from hsvae.models.store import save
 from hsvae.training.train import Checkpoint, Objective, fit
@@ -20,21 +19,11 @@ from hsvae.training.train import Checkpoint, Objective, fit
 GRAPH_LENGTH_MULTIPLE = 8
 
 
-def code_digest() -> str:
-    """A hash of the project's package (every module under hsvae/, in whichever process asks):
-    a checkpoint written by other code is not resumed."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()
-
-
-def run_fingerprint(cfg, vocab_size, train_split, valid_split) -> str:
+def run_identity(cfg, vocab_size, train_split, valid_split) -> dict:
     """What a checkpoint must have been written for to be resumed: the same settings, the
-    same training data, the same code."""
-    identity = [cfg.params(), vocab_size, train_split.digest, valid_split.digest, code_digest()]
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    same training data, the same code (every module of the package, in whichever process asks)."""
+    return {"settings": cfg.params(), "vocab_size": vocab_size, "train": train_split.digest,
+            "valid": valid_split.digest, "code": digest(Path(__file__).resolve().parents[1], "*.py")}
 
 
 def uniform_loss(split, vocab_size) -> float:
@@ -93,7 +82,7 @@ def pretrain(cfg, train_split, valid_split, vocab_size, device, dtype, model_pat
 
     objective = Objective(model.loss_terms, setup.optimizer, train.grad_clip, dtype, setup.graphs)
     resume = None if checkpoint is None else Checkpoint(
-        Path(checkpoint), run_fingerprint(cfg, vocab_size, train_split, valid_split))
+        Path(checkpoint), run_identity(cfg, vocab_size, train_split, valid_split))
     history = fit(cfg.name, model, objective, setup.batches, lambda: validation_metrics(model, valid_split, train, device),
                   epochs=train.epochs, seed=train.seed, device=device, load=setup.load, checkpoint=resume,
                   live=live, progress=progress, loss_ceiling=uniform_loss(train_split, vocab_size))

@@ -103,7 +103,7 @@ class Checkpoint:
     """Where a run keeps its checkpoint, and what identifies the run (other params, data or
     code: another run, whose checkpoint is not resumed)."""
     path: Path
-    fingerprint: str
+    run: dict
 
 
 def fit(name, model, objective: Objective, batches, evaluate, *, epochs, seed, device, load=None,
@@ -122,7 +122,7 @@ def fit(name, model, objective: Objective, batches, evaluate, *, epochs, seed, d
     history, start = [], 0
     if checkpoint is not None and checkpoint.path.exists():
         saved = safe_load(checkpoint.path)
-        if saved.get("fingerprint") == checkpoint.fingerprint:
+        if saved.get("run") == checkpoint.run:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             scaler.load_state_dict(saved["scaler"])
@@ -174,7 +174,7 @@ def fit(name, model, objective: Objective, batches, evaluate, *, epochs, seed, d
                 with atomic_path(checkpoint.path) as tmp:
                     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                 "scaler": scaler.state_dict(), "history": history, "epoch": epoch + 1,
-                                "fingerprint": checkpoint.fingerprint}, tmp)
+                                "run": checkpoint.run}, tmp)
                 saved_epochs = epoch + 1
             if progress:
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "epoch")
