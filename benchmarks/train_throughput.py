@@ -92,7 +92,7 @@ def hsvae_settings(arch, precision, graphs, ce_chunk, batch_size):
     """The pretrain@hsvae settings of one timed configuration (HSVAE at its defaults)."""
     train = TrainSettings(precision=precision, cuda_graphs=graphs, epochs=1, batch_size=batch_size, grad_clip=0.0,
                           ce_chunk=ce_chunk)
-    return stage_settings({"name": "hsvae", "arch": arch, "train": train, "model": HSVAEConfig()})
+    return stage_settings({"name": "hsvae", "arch": arch, "train": train, "hparams": HSVAEConfig()})
 
 
 def measure_step(cfg, split, vocab, device, steps, warmup, before_timing=None):

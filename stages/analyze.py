@@ -7,6 +7,7 @@ from hsvae.analysis.analyze import analyze
 from hsvae.analysis.explore import METRICS
 from hsvae.analysis.explore_page import index_page
 from hsvae.analysis.figures import display_name, report_text, write_curves
+from hsvae.analysis.settings import AnalyzeSettings
 from hsvae.core.atomic import atomic_path, write_json, write_text
 from hsvae.core.errors import read_json
 from hsvae.pipeline.stage import DATA, check_inputs, run, stage_config
@@ -16,7 +17,7 @@ EXPLORE = REPORTS / "explore"
 
 
 def main():
-    cfg = stage_config("analyze")
+    cfg = stage_config("analyze", analyze=AnalyzeSettings)
     check_inputs(cfg)
     with atomic_path(REPORTS / "figures") as figures, atomic_path(REPORTS / "gamma_class") as gamma_dir, \
             atomic_path(REPORTS / "curves") as curves:

@@ -7,12 +7,14 @@ from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype, matmul_precision
 from hsvae.pipeline.stage import DATA, check_inputs, made_from, model_argument, run, stage_config, write_record
 from hsvae.models.registry import BASELINES
+from hsvae.models.settings import ArchSettings
 from hsvae.training.classify import TRAIN_BASELINE
+from hsvae.training.settings import ClassifySettings, TrainSettings
 
 
 def main():
     name = model_argument(BASELINES)
-    cfg = stage_config(f"baseline/{name}")
+    cfg = stage_config(f"baseline/{name}", arch=ArchSettings, train=TrainSettings, classify=ClassifySettings)
     device, dtype = device_and_dtype(cfg.train)
     check_inputs(cfg)
     splits = load_splits(DATA)

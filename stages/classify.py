@@ -10,11 +10,12 @@ from hsvae.models.store import load_vae
 from hsvae.pipeline.stage import (DATA, check_inputs, made_from, model_argument, run, stage_config,
                                   write_record)
 from hsvae.training.classify import classify_vae
+from hsvae.training.settings import ClassifySettings, TrainSettings
 
 
 def main():
     name = model_argument(VAE_MODELS)
-    cfg = stage_config(f"classify/{name}")
+    cfg = stage_config(f"classify/{name}", train=TrainSettings, classify=ClassifySettings)
     device, _ = device_and_dtype(cfg.train)
     check_inputs(cfg)
     splits = load_splits(DATA)

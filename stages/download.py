@@ -3,11 +3,12 @@ from pathlib import Path
 
 from hsvae.core.atomic import atomic_path
 from hsvae.data.corpora import download
+from hsvae.data.settings import DataSettings
 from hsvae.pipeline.stage import RAW, run, stage_config, write_record
 
 
 def main():
-    cfg = stage_config("data")
+    cfg = stage_config("data", data=DataSettings)
     with atomic_path(RAW) as tmp:
         download(cfg.data, cfg.data.seed, tmp, cache=Path("data/downloads"))
         write_record(tmp, cfg.made_with)

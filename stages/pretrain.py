@@ -16,13 +16,15 @@ from hsvae.data.vocabulary import Vocabulary
 from hsvae.data.splits import load_splits, vocabulary_size
 from hsvae.core.device import device_and_dtype, matmul_precision
 from hsvae.models.registry import VAE_MODELS
+from hsvae.models.settings import ArchSettings
 from hsvae.pipeline.stage import DATA, check_inputs, made_from, model_argument, run, stage_config
 from hsvae.training.pretrain import pretrain
+from hsvae.training.settings import TrainSettings
 
 
 def main():
     name = model_argument(VAE_MODELS)
-    cfg = stage_config(f"pretrain/{name}")
+    cfg = stage_config(f"pretrain/{name}", arch=ArchSettings, train=TrainSettings, hparams=VAE_MODELS[name].config)
     device, dtype = device_and_dtype(cfg.train)
     check_inputs(cfg)
     splits = load_splits(DATA)

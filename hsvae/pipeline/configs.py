@@ -49,8 +49,8 @@ def stage_configs(settings) -> dict:
     for name in settings.models:
         section, model = VAE_MODELS[name].section, f"models/{name}.pt"
         pretrained = _made(data_made, **sections("arch", "train", section))
-        configs[f"pretrain/{name}"] = {"name": name, **sections("arch", "train", section), "made_with": pretrained,
-                                       "inputs": {DATA: "preprocess"}}
+        configs[f"pretrain/{name}"] = {"name": name, **sections("arch", "train"), "hparams": params[section],
+                                       "made_with": pretrained, "inputs": {DATA: "preprocess"}}
         configs[f"explore/{name}"] = {"name": name, "made_with": pretrained, "inputs": {
             DATA: "preprocess", model: f"pretrain@{name}", f"reports/codes/{name}.npz": f"pretrain@{name}"}}
         classified = _made(pretrained, **sections("classify"))

@@ -6,7 +6,7 @@ A wrong value fails at once with one line naming the key, the value and what is 
 """
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import yaml
 from pydantic import AfterValidator, Field, create_model
@@ -15,6 +15,7 @@ from hsvae.analysis.settings import AnalyzeSettings
 from hsvae.core.config import ParamError, Section, check
 from hsvae.data.settings import DataSettings
 from hsvae.models.settings import ArchSettings
+from hsvae.pipeline.stage import settings_of
 from hsvae.training.settings import ClassifySettings, TrainSettings
 
 __all__ = ["ParamError", "load", "read_yaml", "validate", "compose", "settings_model", "stage_settings"]
@@ -79,40 +80,15 @@ def settings_model() -> type:
     return _settings_model(_registered())
 
 
-class StageBase(Section):
-    """One stage's settings (configs/STAGE.json, written by `configure`): the params.yaml
-    sections it uses, the model it is for, every param that shapes its outputs (`made_with`)
-    and the files it reads with the stage that makes each (`inputs`)."""
-    name: Optional[str] = None
-    models: Optional[list[str]] = None
-    baselines: Optional[list[str]] = None
-    made_with: dict = {}
-    inputs: dict[str, str] = {}
-
-    @property
-    def hparams(self) -> Section:
-        """The settings of this stage's model (its section of params.yaml)."""
-        from hsvae.models.registry import VAE_MODELS
-
-        return getattr(self, VAE_MODELS[self.name].section)
-
-
-@cache
-def stage_settings_model(sections: frozenset) -> type:
-    """The settings of a stage that reads these params sections; a model's section brings in
-    the registry (and torch) only for the stages that build a model."""
-    known = dict(SECTIONS)
-    if sections - set(known):
-        known.update(_model_sections())
-    unknown = sections - set(known)
-    if unknown:
-        raise ValueError(f"no params section {', '.join(sorted(unknown))}")
-    return create_model("StageSettings", __base__=StageBase, **{name: (known[name], ...) for name in sections})
-
-
 def stage_settings(values: dict):
-    """A stage's settings from what configure writes (a ValidationError or ValueError if not)."""
-    return stage_settings_model(frozenset(values) - set(StageBase.model_fields)).model_validate(values)
+    """A stage's settings as configure makes them, typed: each params section by its declaration,
+    `hparams` by the config of the stage's model."""
+    from hsvae.models.registry import VAE_MODELS
+
+    types = {name: SECTIONS[name] for name in values if name in SECTIONS}
+    if "hparams" in values:
+        types["hparams"] = VAE_MODELS[values["name"]].config
+    return settings_of(types).model_validate(values)
 
 
 def _check_relations(settings):

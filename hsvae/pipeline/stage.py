@@ -6,29 +6,52 @@ import os
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
+from functools import cache
+from typing import Optional
+
+from pydantic import ValidationError, create_model
 
 from hsvae.core.atomic import write_json
+from hsvae.core.config import Section
 from hsvae.core.digest import RECORD, digest, files_of
 from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json, reading
-from hsvae.pipeline.params import stage_settings
 
 DATA, RAW = "data/processed", "data/raw"
 CONFIGS = Path("configs")
 
 
-def stage_config(key: str):
-    """The typed settings of stage `key` (e.g. "pretrain/hsvae"), as `configure` wrote them."""
+class StageSettings(Section):
+    """One stage's settings (configs/STAGE.json, written by `configure`): the params sections it
+    reads, the model it is for, every param that shapes its outputs (`made_with`) and the files
+    it reads with the stage that makes each (`inputs`)."""
+    name: Optional[str] = None
+    models: Optional[list[str]] = None
+    baselines: Optional[list[str]] = None
+    made_with: dict = {}
+    inputs: dict[str, str] = {}
+
+
+def settings_of(sections: dict) -> type:
+    """The settings of a stage that reads these params sections (name -> declared type)."""
+    return _settings_of(tuple(sections.items()))
+
+
+@cache
+def _settings_of(sections: tuple) -> type:
+    return create_model("StageSettings", __base__=StageSettings, **{name: (kind, ...) for name, kind in sections})
+
+
+def stage_config(key: str, **sections):
+    """The settings of stage `key` (e.g. "pretrain/hsvae") as `configure` wrote them, typed:
+    `sections` are the params sections this stage reads and their types (train=TrainSettings)."""
     path = CONFIGS / f"{key}.json"
     if not path.is_file():
         listed = " (is it in params.yaml's models or baselines?)" if "/" in key else ""
         raise MissingInput(f"{path}: missing{listed}; run `python -m stages.configure` (or dvc repro) first")
     config = read_json(path, "configure")
     try:
-        if not isinstance(config, dict) or "made_with" not in config and "inputs" not in config:
-            raise ValueError
-        return stage_settings(config)
-    except (ValueError, ValidationError):
+        return settings_of(sections).model_validate(config)
+    except ValidationError:
         raise InputError(f"{path}: not what configure writes; run `python -m stages.configure` (or dvc repro)") from None
 
 
@@ -69,9 +92,12 @@ def recorded_with(path, maker: str):
 
         with reading(path, maker), np.load(path) as archive:
             return json.loads(str(archive["made_with"]))
-    from hsvae.models.store import safe_load  # torch, for the stages that read a model only
+    if not path.is_file():
+        raise MissingInput(f"{path}: missing; {maker} makes it (dvc repro)")
+    import torch  # a model file: only the stages that read a model import torch
 
-    saved = safe_load(path, advice=f"re-run {maker} (dvc repro)")
+    with reading(path, maker):
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     return saved.get("config", {}).get("made_with") if isinstance(saved, dict) else None
 
 

@@ -150,8 +150,9 @@ def check_runs(params, name: str, extra) -> list:
     """Every run of the study, checked before any clone is made: the extras composed as
     `dvc exp run -S` composes them (an unknown key fails here), then every setting of
     conf/studies.yaml applied to those params and checked (load_studies). Returns study_runs(...)."""
+    composed = compose(extra) if extra else None  # Hydra's refusal names the -S itself
     try:
-        composed = validate(compose(extra)) if extra else params
+        composed = validate(composed) if extra else params
     except ParamError as error:
         raise StudyError(f"-S {' '.join(extra)}: {error}") from None
     return study_runs(load_studies(composed), name, extra)
