@@ -14,7 +14,8 @@ from hsvae.data.batching import collate
 from hsvae.data.preprocess import Tokenizer, tokenize
 from hsvae.data.vocabulary import SPECIALS, Vocabulary
 from hsvae.models.hsvae import HSVAE
-from hsvae.models.store import CorruptFile, load_vae
+from hsvae.core.errors import CorruptFile
+from hsvae.models.store import load_vae
 
 GAMMA_THRESHOLD = 0.5  # HSVAE: a dimension is active when its mean spike probability is below this
 

@@ -10,7 +10,7 @@ from hsvae.analysis.figures import display_name
 from hsvae.core.errors import reading
 from hsvae.data.splits import Split, class_names
 from hsvae.models.registry import VAE_MODELS
-from hsvae.models.store import safe_load
+from hsvae.core.errors import safe_load
 from hsvae.pipeline.stage import DATA, check_inputs, made_from, model_argument, run, stage_config
 
 OUT = Path("reports/explore/models")

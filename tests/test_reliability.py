@@ -13,7 +13,8 @@ import pytest
 import torch
 import yaml
 
-from hsvae.models.store import CorruptFile, load_vae, save
+from hsvae.core.errors import CorruptFile
+from hsvae.models.store import load_vae, save
 from hsvae.pipeline.params import ParamError, validate
 from hsvae.training.train import Checkpoint, Objective, TrainingError, fit
 from tests.pipeline_utils import ROOT, run, tiny_repo

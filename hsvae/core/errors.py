@@ -46,3 +46,25 @@ def read_json(path, maker: str):
         raise MissingInput(f"{path}: missing; {maker} makes it (dvc repro)")
     with reading(path, maker):
         return json.loads(path.read_text(encoding="utf-8"))
+
+
+class CorruptFile(InputError):
+    pass
+
+
+RERUN = "delete it and re-run the stage"
+
+
+def safe_load(path, advice=RERUN):
+    """torch.load(weights_only=True) with one clear error for a missing, truncated or corrupt
+    file, ending with `advice` (what the reader of the file should do)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInput(f"{path}: no such file")
+    try:
+        import torch  # here, not on import: the data stages read no model
+
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several kinds for damaged files
+        raise CorruptFile(f"{path}: cannot be read as a saved model or checkpoint ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0] if str(error) else ''}); {advice}") from None

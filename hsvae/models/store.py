@@ -1,34 +1,13 @@
 """Trained models on disk: a state dict with the config that rebuilds the model, loadable
 with torch.load(weights_only=True)."""
-from pathlib import Path
 
 import torch
 from pydantic import ValidationError
 
 from hsvae.core.atomic import atomic_path
-from hsvae.core.errors import InputError, MissingInput
+from hsvae.core.errors import RERUN, CorruptFile, safe_load
 from hsvae.models.registry import VAE_MODELS, build_vae
 from hsvae.models.settings import ArchSettings
-
-
-class CorruptFile(InputError):
-    pass
-
-
-RERUN = "delete it and re-run the stage"
-
-
-def safe_load(path, advice=RERUN):
-    """torch.load(weights_only=True) with one clear error for a missing, truncated or corrupt
-    file, ending with `advice` (what the reader of the file should do)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingInput(f"{path}: no such file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several kinds for damaged files
-        raise CorruptFile(f"{path}: cannot be read as a saved model or checkpoint ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0] if str(error) else ''}); {advice}") from None
 
 
 def save(path, state_dict, **config):

@@ -14,7 +14,7 @@ from pydantic import ValidationError, create_model
 from hsvae.core.atomic import write_json
 from hsvae.core.config import Section
 from hsvae.core.digest import RECORD, digest, files_of
-from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json, reading
+from hsvae.core.errors import USER_ERRORS, InputError, MissingInput, read_json, reading, safe_load
 
 DATA, RAW = "data/processed", "data/raw"
 CONFIGS = Path("configs")
@@ -92,12 +92,7 @@ def recorded_with(path, maker: str):
 
         with reading(path, maker), np.load(path) as archive:
             return json.loads(str(archive["made_with"]))
-    if not path.is_file():
-        raise MissingInput(f"{path}: missing; {maker} makes it (dvc repro)")
-    import torch  # a model file: only the stages that read a model import torch
-
-    with reading(path, maker):
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+    saved = safe_load(path, advice=f"re-run {maker} (dvc repro)")
     return saved.get("config", {}).get("made_with") if isinstance(saved, dict) else None
 
 

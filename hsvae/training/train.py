@@ -13,7 +13,7 @@ from tqdm import tqdm
 from hsvae.core.atomic import atomic_path
 from hsvae.core.device import autocast
 from hsvae.core.errors import UserError
-from hsvae.models.store import safe_load
+from hsvae.core.errors import safe_load
 from hsvae.training.step import make_step
 
 
