@@ -1,4 +1,5 @@
-"""params.yaml: loading and one schema that every stage (and `hsvae study`) checks first.
+"""params.yaml: its typed settings, assembled from each section's declaration, which
+`configure` (and `hsvae study`) check first; reading and composing it.
 
 params.yaml is composed from conf/ (config.yaml and the preset group) by `dvc exp run`, so
 what DVC records is what the stages use; stages read params.yaml and never overlay anything.
@@ -14,14 +15,14 @@ from pydantic import AfterValidator, Field, create_model
 from hsvae.analysis.settings import AnalyzeSettings
 from hsvae.core.config import ParamError, Section, check
 from hsvae.data.settings import DataSettings
+from hsvae.models.registry import BASELINES, VAE_MODELS
 from hsvae.models.settings import ArchSettings
 from hsvae.pipeline.stage import settings_of
 from hsvae.training.settings import ClassifySettings, TrainSettings
 
 __all__ = ["ParamError", "load", "read_yaml", "validate", "compose", "settings_model", "stage_settings"]
 
-# The sections every stage may read, declared without torch (the data stages never import it);
-# the models' own sections come from the registry.
+# The sections beside the models' own, which come from the registry.
 SECTIONS = {"data": DataSettings, "arch": ArchSettings, "train": TrainSettings, "classify": ClassifySettings,
             "analyze": AnalyzeSettings}
 
@@ -39,16 +40,12 @@ def _names(allowed, empty: bool):
 def _model_sections() -> dict:
     """Each model's params section -> its config, the paper's model's (`model`, shared by hsvae
     and b_hsvae) first, as conf/config.yaml lists them."""
-    from hsvae.models.registry import VAE_MODELS
-
     paper = VAE_MODELS["hsvae"].section
     return {spec.section: spec.config for spec in sorted(VAE_MODELS.values(), key=lambda s: s.section != paper)}
 
 
 def _sections() -> dict:
     """params.yaml's keys in file order: name -> (type, default)."""
-    from hsvae.models.registry import BASELINES, VAE_MODELS
-
     return {
         "preset": (str, Field("default", description="`-S preset=paper` or `dbpedia-cpu` (conf/preset/)")),
         **{name: (SECTIONS[name], SECTIONS[name]()) for name in ("data", "arch", "train")},
@@ -64,8 +61,6 @@ def _sections() -> dict:
 
 
 def _registered() -> tuple:
-    from hsvae.models.registry import VAE_MODELS
-
     return tuple((name, spec.section, spec.config) for name, spec in VAE_MODELS.items())
 
 
@@ -83,8 +78,6 @@ def settings_model() -> type:
 def stage_settings(values: dict):
     """A stage's settings as configure makes them, typed: each params section by its declaration,
     `hparams` by the config of the stage's model."""
-    from hsvae.models.registry import VAE_MODELS
-
     types = {name: SECTIONS[name] for name in values if name in SECTIONS}
     if "hparams" in values:
         types["hparams"] = VAE_MODELS[values["name"]].config
