@@ -4,9 +4,8 @@ user errors and Ctrl-C shown as one line."""
 import json
 import os
 import sys
-from pathlib import Path
-
 from functools import cache
+from pathlib import Path
 from typing import Optional
 
 from pydantic import ValidationError, create_model
@@ -63,6 +62,12 @@ def write_record(folder, made_with: dict):
                                  "files": {f.relative_to(folder).as_posix(): digest(f) for f in files_of(folder)}})
 
 
+def made_from(config, *sources) -> dict:
+    """An output's record: the params it was made with (config.made_with) and the digest of
+    each pipeline file or folder in `sources` it was made from (keyed by its path)."""
+    return {**config.made_with, **{str(source): digest(source) for source in sources}}
+
+
 def _folder_record(folder, maker: str) -> dict:
     """What the folder was made with, once each of its files is checked against its record: a
     file changed, damaged or missing since `maker` wrote it is one line naming it."""
@@ -96,27 +101,6 @@ def recorded_with(path, maker: str):
     return saved.get("config", {}).get("made_with") if isinstance(saved, dict) else None
 
 
-# Inputs are checked in the order the pipeline makes them: a model trained with other settings
-# names pretrain, not the classify that read it.
-PIPELINE_ORDER = ("download", "preprocess", "pretrain", "explore", "classify", "baseline")
-
-
-def check_inputs(config):
-    """Every input the stage declares (config.inputs: path -> the stage that makes it), checked
-    by _check_made_with against its record."""
-    def made(path):
-        return PIPELINE_ORDER.index(config.inputs[path].split("@")[0]), path
-
-    for path in sorted(config.inputs, key=made):
-        _check_made_with(config, path, recorded_with(path, config.inputs[path]))
-
-
-def made_from(config, *sources) -> dict:
-    """An output's record: the params it was made with (config.made_with) and the digest of
-    each pipeline file or folder in `sources` it was made from (keyed by its path)."""
-    return {**config.made_with, **{str(source): digest(source) for source in sources}}
-
-
 def _check_made_with(config, path, recorded):
     """The input `path` (made by the stage config.inputs names) was made with the params this
     stage's own record says (config.made_with: every param that shapes this stage's outputs,
@@ -136,6 +120,21 @@ def _check_made_with(config, path, recorded):
         if Path(source).exists() and recorded[source] != digest(source):
             raise InputError(f"{path}: {stage} made it from another {source} than the one here now; "
                              f"re-run {stage} first (dvc repro)")
+
+
+# Inputs are checked in the order the pipeline makes them: a model trained with other settings
+# names pretrain, not the classify that read it.
+PIPELINE_ORDER = ("download", "preprocess", "pretrain", "explore", "classify", "baseline")
+
+
+def check_inputs(config):
+    """Every input the stage declares (config.inputs: path -> the stage that makes it), checked
+    by _check_made_with against its record."""
+    def made(path):
+        return PIPELINE_ORDER.index(config.inputs[path].split("@")[0]), path
+
+    for path in sorted(config.inputs, key=made):
+        _check_made_with(config, path, recorded_with(path, config.inputs[path]))
 
 
 def model_argument(allowed) -> str:
