@@ -178,3 +178,14 @@ def test_the_page_works_in_chromium_from_disk(tmp_path):
     assert len(re.findall(r'<tr class="row" data-dim="\d+"', dom)) == 40
     card = dom.split("Dimension 0", 1)[1]
     assert "Switches it on most" in card and "plant genus" in card  # its sentences are on the card
+    # The histograms' quantile labels (10px text, under 6.5px a character) never share a row closer than their width.
+    rows = 0
+    for svg in re.findall(r"<svg.*?</svg>", card, re.S):
+        labels = [(float(x), float(y), text) for x, y, text in
+                  re.findall(r'<text x="([-\d.]+)" y="([-\d.]+)">(q[\d.]+)</text>', svg)]
+        assert len(labels) == 5, svg
+        rows = max(rows, len({y for _, y, _ in labels}))
+        for i, (x0, y0, t0) in enumerate(labels):
+            for x1, y1, t1 in labels[i + 1:]:
+                assert y0 != y1 or abs(x1 - x0) >= 6.5 * len(t0 if x0 < x1 else t1), (t0, t1, svg)
+    assert rows > 1  # close quantiles were there to be kept apart

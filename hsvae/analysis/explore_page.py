@@ -64,13 +64,23 @@ function drawSummary() {
   table.replaceChildren(el('thead', {}, head), body);
 }
 function histogram(h, title) {
-  const w = 480, ht = 120, pad = 22, top = 34;
+  const w = 480, ht = 120, pad = 22;
+  const lo = h.edges[0], hi = h.edges[h.edges.length - 1];
+  const x = v => pad + (hi > lo ? (v - lo) / (hi - lo) : 0.5) * (w - 2 * pad);
+  // Close quantiles would print their labels over each other: each label takes the first row it fits.
+  const rowEnds = [], labels = Object.entries(h.quantiles).sort((a, b) => a[1] - b[1]).map(([q, v]) => {
+    const text = 'q' + q, left = Math.min(x(v) + 2, w - 6.5 * text.length);
+    let row = rowEnds.findIndex(end => end < left);
+    if (row < 0) row = rowEnds.push(0) - 1;
+    rowEnds[row] = left + 6.5 * text.length + 3;
+    return {q, v, text, left, row};
+  });
+  const top = 24 + 11 * Math.max(1, rowEnds.length);
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('width', w); svg.setAttribute('height', ht + top + pad);
   svg.setAttribute('role', 'img'); svg.setAttribute('aria-label', title);
   if (!h.counts.length) return svg;
-  const max = Math.max(...h.counts), lo = h.edges[0], hi = h.edges[h.edges.length - 1];
-  const x = v => pad + (hi > lo ? (v - lo) / (hi - lo) : 0.5) * (w - 2 * pad);
+  const max = Math.max(...h.counts);
   const ns = 'http://www.w3.org/2000/svg';
   h.counts.forEach((n, i) => {
     const r = document.createElementNS(ns, 'rect');
@@ -80,12 +90,12 @@ function histogram(h, title) {
     const tip = document.createElementNS(ns, 'title');
     tip.textContent = `${fmt(h.edges[i])} to ${fmt(h.edges[i + 1])}: ${n}`; r.append(tip); svg.append(r);
   });
-  for (const [q, v] of Object.entries(h.quantiles)) {
-    const l = document.createElementNS(ns, 'line');
-    l.setAttribute('x1', x(v)); l.setAttribute('x2', x(v)); l.setAttribute('y1', top - 4); l.setAttribute('y2', top + ht);
+  for (const {q, v, text, left, row} of labels) {
+    const l = document.createElementNS(ns, 'line'), y = top - 6 - 11 * row;
+    l.setAttribute('x1', x(v)); l.setAttribute('x2', x(v)); l.setAttribute('y1', y + 2); l.setAttribute('y2', top + ht);
     l.setAttribute('stroke', q === '0.5' ? '#c00' : '#e88'); l.setAttribute('stroke-dasharray', '3,2'); svg.append(l);
-    const t = document.createElementNS(ns, 'text'); t.setAttribute('x', x(v) + 2); t.setAttribute('y', top - 6);
-    t.textContent = 'q' + q; svg.append(t);
+    const t = document.createElementNS(ns, 'text'); t.setAttribute('x', left); t.setAttribute('y', y);
+    t.textContent = text; svg.append(t);
   }
   for (const [v, anchor] of [[lo, 'start'], [hi, 'end']]) {
     const t = document.createElementNS(ns, 'text'); t.setAttribute('x', x(v)); t.setAttribute('y', top + ht + 14);
