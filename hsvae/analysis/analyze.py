@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.analysis.figures import (
-    GAMMA_OFF,
     class_kl,
     class_separation,
     display_name,
@@ -16,9 +15,9 @@ from hsvae.analysis.figures import (
     most_distinct_window,
     summarise,
 )
-from hsvae.analysis.metrics import mean_off_diagonal
-from hsvae.data.splits import Split, class_names, vocabulary_size
+from hsvae.analysis.metrics import GAMMA_OFF, mean_off_diagonal
 from hsvae.core.errors import reading
+from hsvae.data.splits import Split, class_names, vocabulary_size
 from hsvae.models.registry import VAE_MODELS
 
 
@@ -64,8 +63,10 @@ def analyze(cfg, reports: Path, data_dir, figures: Path, gamma_dir: Path):
         analysis[f"{name}_gamma_separation"] = class_separation(matrix)
         analysis[f"{name}_active_fraction"] = float((means < GAMMA_OFF).mean())
         drawn.append((f"Fig. 4: gamma_class of {display_name(name)} (test)", f"fig4_gamma_class_{name}.png"))
+    kl_mean = ("mean undefined (under two classes, or one without a sentence)" if analysis["class_kl_mean"] is None
+               else f"mean {analysis['class_kl_mean']:.3f}")
     heat_map(kl, figures / "fig5_class_kl.png", f"Fig. 5: KL(row || column) of the classes' word distributions "
-             f"(training split); mean {analysis['class_kl_mean'] or float('nan'):.3f}\n{text}",
+             f"(training split); {kl_mean}\n{text}",
              "class", "class", names, names, "KL divergence (nats)", mask_diagonal=True)
     drawn.append(("Fig. 5: KL between the classes' word distributions", "fig5_class_kl.png"))
     return summary, analysis, drawn, text

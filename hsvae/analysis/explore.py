@@ -16,10 +16,10 @@ import numpy as np
 from scipy import sparse
 
 from hsvae.analysis.explore_page import model_page
+from hsvae.analysis.metrics import GAMMA_OFF
 from hsvae.core.atomic import write_json, write_text
 from hsvae.data.vocabulary import UNK_MARKERS
 
-GAMMA_OFF = 0.5         # HSVAE: on when E[gamma] < this
 DENSE_THRESHOLD = 0.5   # dense: on when |E[z]| / training std > this
 DEAD, ALWAYS_ON = 0.01, 0.99  # on for fewer / more sentences than these shares
 PRIOR_STRENGTH = 500.0  # alpha_0 of the informative Dirichlet prior (Monroe et al. 2008)
