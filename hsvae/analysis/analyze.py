@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from hsvae.analysis.figures import (
+    GAMMA_OFF,
     class_kl,
     class_separation,
     display_name,
@@ -15,7 +16,7 @@ from hsvae.analysis.figures import (
     most_distinct_window,
     summarise,
 )
-from hsvae.analysis.metrics import GAMMA_OFF, mean_off_diagonal
+from hsvae.analysis.metrics import mean_off_diagonal
 from hsvae.core.errors import reading
 from hsvae.data.splits import Split, class_names, vocabulary_size
 from hsvae.models.registry import VAE_MODELS

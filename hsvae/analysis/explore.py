@@ -16,7 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from hsvae.analysis.explore_page import model_page
-from hsvae.analysis.metrics import GAMMA_OFF
+from hsvae.analysis.figures import GAMMA_OFF
 from hsvae.core.atomic import write_json, write_text
 from hsvae.data.vocabulary import UNK_MARKERS
 

@@ -5,9 +5,6 @@ import math
 import numpy as np
 import torch
 
-# §4.4: a sentence's dimension is off (the spike) when its mean gamma is at least this
-GAMMA_OFF = 0.5
-
 
 def hoyer(z: torch.Tensor) -> torch.Tensor:
     """Hoyer sparsity of each row, (sqrt(d) - |z|_1 / |z|_2) / (sqrt(d) - 1): 1 for a one-hot
