@@ -3,6 +3,7 @@ resumed; and a two-node local cluster started by the test)."""
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -417,19 +419,32 @@ def test_the_epochs_figure_draws_the_longest_runs_curve_and_accuracy_per_length(
         figure_epochs(StudyRuns(runs, ["train.epochs", "vae.psi"]), tmp_path, "a caption")
 
 
-def test_the_explore_figure_copies_each_runs_pages_and_compares_their_scores(tmp_path):
+def test_the_explore_figure_draws_each_runs_page_from_its_json_and_compares_their_scores(tmp_path):
+    from hsvae.analysis import explore as E
     from hsvae.studies.figures import figure_explore
+    from tests.test_explore import codes
 
     runs = pd.DataFrame({"experiment": ["e1", "e1", "e2", "e1"], "vae.psi": [None, None, 0.3, None],
                          "model": ["hsvae", "vae", "vae", "classifier"], "replicate": 0})
-    files = {}
-    for experiment, model, purity in (("e1", "hsvae", 0.4), ("e1", "vae", 0.2), ("e2", "vae", 0.1)):
-        files[experiment, f"reports/explore/models/{model}.html"] = f"<html>{experiment} {model}</html>"
-        files[experiment, f"reports/explore/models/{model}.json"] = json.dumps({"scores": {"mean_purity": purity}})
-    figures = figure_explore(StudyRuns(runs, ["vae.psi"], show=experiment_files(files)), tmp_path, "a caption")
+    files, saved = {}, {}
+    for seed, (experiment, model, dims) in enumerate((("e1", "hsvae", 6), ("e1", "vae", 6), ("e2", "vae", 4))):
+        mean, gamma, labels, texts = codes(seed, dims=dims)
+        explored = E.explore(mean, gamma, np.ones(dims), texts, labels, ["River", "Album", "Plant"], texts)
+        E.write_explorer(tmp_path / experiment, model, f"{model} of {experiment}", explored, {"params": {}})
+        saved[experiment, model] = json.loads((tmp_path / experiment / f"{model}.json").read_text())
+        files[experiment, f"reports/explore/models/{model}.json"] = json.dumps(saved[experiment, model])
+        files[experiment, f"reports/explore/models/{model}.html"] = "<html>an older commit's page</html>"
+    out = tmp_path / "report"
+    out.mkdir()
+    figures = figure_explore(StudyRuns(runs, ["vae.psi"], show=experiment_files(files)), out, "a caption")
     assert figures == [("What each dimension means: the explorer of each run", "explore/index.html")]
-    assert sorted(p.name for p in (tmp_path / "explore").iterdir()) == ["hsvae.html", "index.html", "vae-psi0.3.html",
-                                                                          "vae.html"]
-    assert (tmp_path / "explore" / "vae-psi0.3.html").read_text() == "<html>e2 vae</html>"
-    index = (tmp_path / "explore" / "index.html").read_text()
-    assert 'href="vae-psi0.3.html"' in index and ">0.1<" in index and ">0.4<" in index
+    assert sorted(p.name for p in (out / "explore").iterdir()) == ["hsvae.html", "index.html", "vae-psi0.3.html",
+                                                                     "vae.html"]
+    page = (out / "explore" / "vae-psi0.3.html").read_text()
+    assert "<title>vae of e2</title>" in page and "older commit" not in page
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>', page, re.S)[1])
+    assert data["dimensions"] == 4 and data["cards"] == saved["e2", "vae"]["cards"]
+    index = (out / "explore" / "index.html").read_text()
+    purities = [found["scores"]["mean_purity"] for found in saved.values()]
+    assert len(set(purities)) == 3 and all(f'<td class="num">{p}</td>' in index for p in purities)
+    assert 'href="vae-psi0.3.html"' in index

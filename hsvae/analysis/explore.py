@@ -248,6 +248,12 @@ def scores(explored: dict) -> dict:
             "active_per_sentence": explored["active_per_sentence"]}
 
 
+def saved_page(saved: dict) -> str:
+    """The page of an explorer JSON that write_explorer saved, drawn by this version's page code."""
+    explored = {k: v for k, v in saved.items() if k not in ("model", "title", "scores", "made_with")}
+    return model_page(saved["title"], explored, saved["scores"])
+
+
 def write_explorer(out, name: str, title: str, explored: dict, record: dict | None = None) -> dict:
     """out/NAME.json (the cards, the scores and `record`: what made them) and out/NAME.html, each
     whole or not at all; returns the scores."""

@@ -305,8 +305,10 @@ def figure_epochs(runs: StudyRuns, out: Path, caption: str) -> list:
 
 
 def figure_explore(runs: StudyRuns, out: Path, caption: str) -> list:
-    """The explorer pages of the study's runs (docs/explore.md), as explore@MODEL wrote them in
-    each experiment: out/explore/MODEL[-SETTING].html and an index comparing their scores."""
+    """The explorer pages of the study's runs (docs/explore.md): out/explore/MODEL[-SETTING].html,
+    drawn by this version's page code from the JSON explore@MODEL saved in each experiment, and an
+    index comparing their scores."""
+    from hsvae.analysis.explore import saved_page
     from hsvae.analysis.explore_page import index_page
 
     folder = out / "explore"
@@ -314,15 +316,15 @@ def figure_explore(runs: StudyRuns, out: Path, caption: str) -> list:
     pages = {}
     for _, run in runs.table[runs.table["model"].isin(VAE_MODELS)].drop_duplicates(["experiment", "model"]).iterrows():
         model, experiment = run["model"], run["experiment"]
-        page = runs.show(experiment, f"reports/explore/models/{model}.html")
         data = runs.show(experiment, f"reports/explore/models/{model}.json")
-        if page is None or data is None:
+        if data is None:
             continue
+        saved = json.loads(data)
         setting = _label({k: run[k] for k in runs.keys if pd.notna(run.get(k))})
         name = model + "".join(f"-{k.split('.')[-1]}{run[k]:g}" for k in runs.keys if pd.notna(run.get(k))
                                and isinstance(run[k], (int, float)))
-        (folder / f"{name}.html").write_text(page)
-        pages[f"{display_name(model)} {setting}".strip()] = (f"{name}.html", json.loads(data)["scores"])
+        (folder / f"{name}.html").write_text(saved_page(saved))
+        pages[f"{display_name(model)} {setting}".strip()] = (f"{name}.html", saved["scores"])
     if not pages:
         return []
     (folder / "index.html").write_text(index_page(f"What each dimension means — {caption}", pages))
