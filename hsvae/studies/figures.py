@@ -199,7 +199,7 @@ def figure_accuracy_hoyer(runs: StudyRuns, out: Path, caption: str) -> list:
     matched.to_csv(out / "matched.csv", index=False)
     figures = [("Accuracy against Average Hoyer, reconstruction as colour", "accuracy_hoyer.png")]
     if not matched.empty:
-        fig = Figure(figsize=(11, 4))
+        fig = Figure(figsize=(11, 4.4))
         axes = fig.subplots(1, 2)
         x = np.arange(len(matched))
         labels = [f"{display_name(m)} (rec {r:.1f})\nvs {display_name(DENSE_REFERENCE)} ψ={p:g} (rec {vr:.1f})"
@@ -214,10 +214,12 @@ def figure_accuracy_hoyer(runs: StudyRuns, out: Path, caption: str) -> list:
                 _chance(ax, runs)
             ax.set_xticks(x, labels, fontsize=8)
             ax.set(ylabel=title, ylim=(0, 1.05))
-            ax.legend(fontsize=8)
+        # one legend under both panels: inside, it covered the tallest bars
+        handles, names = axes[0].get_legend_handles_labels()
+        fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, frameon=False)
         fig.suptitle(f"Sparse models against the dense VAE of matched reconstruction loss ({n} per setting)\n"
                      f"{caption}", fontsize=9)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
         fig.savefig(out / "matched.png", dpi=DPI)
         figures.append(("At matched reconstruction", "matched.png"))
     return figures + one_run_figures(runs, out)
