@@ -93,12 +93,28 @@ def test_matched_reconstruction_picks_the_closest_vae():
     assert verdicts(fig2=fig2(hsvae=(0.52, 0.53, 113.9), mat=(0.64, 0.24, 109.9)))["matched"] == F.HOLDS
 
 
-def test_wide_latent_and_the_crosscheck():
+def test_wide_latent_findings_flip():
     wide = fig2(hsvae=(0.80, 0.5, 100.0), mat=(0.79, 0.3, 99.0), vae_psi={0.1: (0.795, 0.2, 99.0, 8.0)})
     wide.loc[wide["model"].isin(["vae_l1", "vae_l2"]), "accuracy"] = 0.80
-    assert verdicts(fig2_768=wide)["768d"] == F.HOLDS
+    assert verdicts(fig2_768=wide)["768d-alike"] == F.HOLDS  # 0.79-0.80: every pair within 0.02
+    assert verdicts(fig2_768=wide)["768d-hsvae"] == F.HOLDS
     wide.loc[wide["model"] == "vae_l1", "accuracy"] = 0.90
-    assert verdicts(fig2_768=wide)["768d"] == F.PARTLY
+    assert verdicts(fig2_768=wide)["768d-hsvae"] == F.PARTLY  # below VAE-L1, on par with the rest
+    # 768D: 0.79-0.90, not alike; narrower than 32D's 0.27-0.62 (partly), wider than 0.51-0.55 (fails)
+    assert verdicts(fig2=fig2(), fig2_768=wide)["768d-alike"] == F.PARTLY
+    narrow = fig2(hsvae=(0.55, 0.53, 115.9), mat=(0.55, 0.24, 109.9))
+    assert verdicts(fig2=narrow, fig2_768=wide)["768d-alike"] == F.FAILS
+    assert verdicts(fig2_768=wide)["768d-alike"] == F.FAILS  # no 32D study to compare the range with
+    wide.loc[wide["model"] == "vae_l1", "accuracy"] = 0.80
+    wide.loc[wide["model"] == "hsvae", "accuracy"] = 0.86
+    assert verdicts(fig2_768=wide)["768d-hsvae"] == F.PARTLY  # above every VAE, by more than slightly
+    wide.loc[wide["model"] != "classifier", "accuracy"] = 0.60
+    wide.loc[wide["model"] == "hsvae", "accuracy"] = 0.50
+    assert verdicts(fig2_768=wide)["768d-hsvae"] == F.FAILS
+    assert verdicts()["768d-alike"] == verdicts()["768d-hsvae"] == F.NOT_MEASURED
+
+
+def test_the_crosscheck_finding_flips():
     agree = {"hsvae": {"agrees": True, "rows": []}, "mat_vae": {"agrees": True, "rows": []}}
     assert verdicts(crosscheck=agree)["authors-code"] == F.HOLDS
     agree["mat_vae"] = {"agrees": False, "rows": [{"term": "mmd", "agrees": False}]}
