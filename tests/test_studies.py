@@ -288,7 +288,7 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     bands = pd.read_csv(folder / "curves.csv")
     assert set(bands["epoch"]) == {1, 2} and set(bands["replicates"]) == {2}
 
-    # a run's experiment removed: the report names it and refuses, and the stale report goes
+    # a run's experiment removed: the report names it and refuses, and the stale report (this commit's) goes
     run(["dvc", "exp", "remove", removed], repo)
     refused = subprocess.run([HSVAE_BIN, "study", "report", "prior", *extra], cwd=repo, env=env, capture_output=True,
                              text=True)
@@ -298,6 +298,12 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     run([HSVAE_BIN, "study", "report", "prior", *extra, "--allow-missing"], repo)
     assert "; 1 experiment, finished" in (folder / "README.md").read_text()
     assert f"**Not covered** (1 run without an experiment): `{removed}`" in (folder / "README.md").read_text()
+    # a commit without experiments, as in a fresh clone: refused, and the other commit's report stays
+    run(["git", "commit", "-q", "--allow-empty", "-m", "a later commit"], repo)
+    later = subprocess.run([HSVAE_BIN, "study", "report", "prior", *extra], cwd=repo, env=env, capture_output=True,
+                           text=True)
+    assert later.returncode == 2 and "no experiments of it for commit" in later.stderr, later.stderr
+    assert "removed" not in later.stderr and "**Not covered**" in (folder / "README.md").read_text()
 
 
 def free_port():

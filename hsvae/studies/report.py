@@ -1,6 +1,7 @@
 """`hsvae study report NAME`: the study's runs (runs.py), their statistics (stats.py) and the
 figures the study declares (figures.py), written as reports/studies/NAME/: runs.csv,
 summary.csv, the figures and README.md."""
+import re
 import shutil
 import textwrap
 from pathlib import Path
@@ -61,12 +62,21 @@ def figure_kinds(study: dict, name: str) -> list:
     return kinds
 
 
+def _reported_commit(out: Path) -> str | None:
+    """The (short) commit the report at `out` was made on, as its README names it; None if none."""
+    readme = out / "README.md"
+    found = (re.search(r"\) on commit ([0-9a-f]{7,40}), then `hsvae study report", readme.read_text())
+             if readme.is_file() else None)
+    return found[1] if found else None
+
+
 def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HEAD", allow_missing=False) -> Path:
     """OUT (default reports/studies/NAME/): runs.csv, summary.csv, figures and README.md, from
     the study's experiments on commit `rev`. A run of the study without an experiment is an
     error naming it, unless `allow_missing` (the README then lists it). A report that cannot
-    be made from the experiments removes the previous one at OUT, which would no longer
-    describe the study."""
+    be made removes the previous one at OUT if that was made on the same commit (its runs are
+    no longer all there); one of another commit, such as a committed report in a fresh clone,
+    is left as it is."""
     out = Path(out or Path("reports/studies") / name)
     studies = load_studies(load(Path(repo) / "params.yaml"), Path(repo) / STUDIES)
     study_runs(studies, name)  # a clear error for an unknown study
@@ -81,9 +91,10 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
                              f"{short}: {'; '.join(n + ' (' + ' '.join(o) + ')' for n, o in runs.missing)}"
                              f"; run `hsvae study run {name}` again, or report without them with --allow-missing")
     except StudyError as error:
-        if out.exists():
+        made_on = _reported_commit(out)
+        if made_on is not None and commit.startswith(made_on):
             shutil.rmtree(out)
-            raise StudyError(f"{error} (the previous report {out}/ was removed)") from None
+            raise StudyError(f"{error} (the previous report {out}/, of the same commit, was removed)") from None
         raise
     summary = summary_table(runs)
     caption = _caption(runs, short, extra)
