@@ -140,7 +140,9 @@ def study_run_command(args):
 def study_report_command(args):
     from hsvae.studies.report import write_report
 
-    print(f"wrote {write_report(args.name, out=args.out, extra=args.set, rev=args.rev, allow_missing=args.allow_missing)}/")
+    out = write_report(args.name, out=args.out, extra=args.set, rev=args.rev, allow_missing=args.allow_missing,
+                       figures=args.figures)
+    print(f"wrote {out}/")
     return 0
 
 
@@ -282,6 +284,9 @@ def _parser():
     report.add_argument("--out", help="the report's folder (default: reports/studies/NAME)")
     report.add_argument("--allow-missing", action="store_true",
                         help="report a study some of whose runs have no experiment (the README lists them)")
+    report.add_argument("--figures", nargs="+", metavar="KIND",
+                        help="draw only these of the study's figures (e.g. leave out explore, whose pages at 768 "
+                             "dimensions are 8 MB a model)")
     exp = sub.add_parser("explore", formatter_class=formatter,
                          help="what each dimension means, on your sentences: a page and its data",
                          description="For every latent dimension of a model: how often it is on, the sentences that "

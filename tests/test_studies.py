@@ -226,7 +226,7 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     (--jobs): runs that landed are not run again; a Ray run whose experiment was removed is
     made again without Ray with the params and metrics Ray's recorded, to the last digit.
     The report sums the replicates; a removed run is named, and the report refused."""
-    repo = study_repo(tmp_path, {"prior": REPLICATED})  # any name: the study declares its figures
+    repo = study_repo(tmp_path, {"prior": {**REPLICATED, "figures": ["hoyer", "explore"]}})  # any name
     env, ray_dir = ray_env(tmp_path)
     with open(repo / "README.md", "a") as readme:  # as dvc repro changes dvc.lock: not what the runs run
         readme.write("a local edit\n")
@@ -298,6 +298,16 @@ def test_a_study_killed_on_ray_resumes_without_ray_and_reports(tmp_path):
     run([HSVAE_BIN, "study", "report", "prior", *extra, "--allow-missing"], repo)
     assert "; 1 experiment, finished" in (folder / "README.md").read_text()
     assert f"**Not covered** (1 run without an experiment): `{removed}`" in (folder / "README.md").read_text()
+    assert (folder / "explore" / "index.html").is_file()
+    # --figures draws some of the study's figures, and the report says so; one it does not declare is refused
+    run([HSVAE_BIN, "study", "report", "prior", *extra, "--allow-missing", "--figures", "hoyer"], repo)
+    assert not (folder / "explore").exists() and (folder / "hoyer_epochs.png").is_file()
+    assert "--figures hoyer`" in (folder / "README.md").read_text()
+    other = subprocess.run([HSVAE_BIN, "study", "report", "prior", *extra, "--figures", "signal"], cwd=repo, env=env,
+                           capture_output=True, text=True)
+    assert other.returncode == 2 and other.stderr == (
+        "error: --figures signal: not a figure of study 'prior'; its figures: hoyer, explore\n")
+    assert (folder / "hoyer_epochs.png").is_file()  # refused before the report is touched
     # a commit without experiments, as in a fresh clone: refused, and the other commit's report stays
     run(["git", "commit", "-q", "--allow-empty", "-m", "a later commit"], repo)
     later = subprocess.run([HSVAE_BIN, "study", "report", "prior", *extra], cwd=repo, env=env, capture_output=True,

@@ -70,18 +70,24 @@ def _reported_commit(out: Path) -> str | None:
     return found[1] if found else None
 
 
-def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HEAD", allow_missing=False) -> Path:
+def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HEAD", allow_missing=False,
+                 figures=None) -> Path:
     """OUT (default reports/studies/NAME/): runs.csv, summary.csv, figures and README.md, from
     the study's experiments on commit `rev`. A run of the study without an experiment is an
     error naming it, unless `allow_missing` (the README then lists it). A report that cannot
     be made removes the previous one at OUT if that was made on the same commit (its runs are
     no longer all there); one of another commit, such as a committed report in a fresh clone,
-    is left as it is."""
+    is left as it is. `figures`: some of the study's figures, drawn instead of all."""
     out = Path(out or Path("reports/studies") / name)
     studies = load_studies(load(Path(repo) / "params.yaml"), Path(repo) / STUDIES)
     study_runs(studies, name)  # a clear error for an unknown study
     study = studies[name]
     kinds = figure_kinds(study, name)
+    if figures is not None:
+        other = [f for f in figures if f not in kinds]
+        if other:
+            raise StudyError(f"--figures {other[0]}: not a figure of study {name!r}; its figures: {', '.join(kinds)}")
+        kinds = list(figures)
     commit = commit_of(repo, rev)  # a --rev that names no commit leaves the previous report alone
     short = commit_of(repo, commit, short=True)
     try:
@@ -106,7 +112,8 @@ def write_report(name: str, repo=".", out: Path | None = None, extra=(), rev="HE
         figures = [drawn for kind in kinds for drawn in FIGURE_KINDS[kind](runs, tmp, wrapped)]
         settings = "".join(" -S " + e for e in _shown(extra))
         report = (f"hsvae study report {name}{settings}" + (f" --rev {short}" if rev != "HEAD"
-                  else "") + (f" --out {out}" if out != Path("reports/studies") / name else ""))
+                  else "") + (f" --out {out}" if out != Path("reports/studies") / name else "")
+                  + (f" --figures {' '.join(kinds)}" if figures is not None else ""))
         lines = [f"# Study `{name}`", "", f"{caption}; {study['replicates']} replicate(s) per setting "
                  f"(training seeds 0..{study['replicates'] - 1}); "
                  f"{counted(runs.table['experiment'].nunique(), 'experiment')}, "
